@@ -9,4 +9,6 @@
 
 pub mod crypto;
 pub mod fec;
+pub mod gamestream;
+pub mod input;
 pub mod slots;
