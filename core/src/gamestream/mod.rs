@@ -5,3 +5,4 @@
 //! blocks and optional AES-GCM, the audio RTP packets with AES-CBC and 4+2 FEC, the encrypted
 //! control-stream messages, and the input packets carried inside them.
 pub mod control;
+pub mod input;
