@@ -185,10 +185,9 @@ pub fn plan(shape: FrameShape, config: &PacingConfig) -> PacingPlan {
     let max_chunk = config.max_chunk_packets.max(1);
     let min_chunks = packets.div_ceil(max_chunk);
     // Chunks no closer than min_gap on average, unless the chunk-size bound forces more.
-    let by_gap = if config.min_gap_ns == 0 {
-        packets
-    } else {
-        (span / config.min_gap_ns).clamp(1, u64::from(packets)) as u32
+    let by_gap = match span.checked_div(config.min_gap_ns) {
+        None => packets,
+        Some(n) => n.clamp(1, u64::from(packets)) as u32,
     };
     let chunks = by_gap.max(min_chunks).min(packets);
     PacingPlan {
