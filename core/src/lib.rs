@@ -12,4 +12,5 @@ pub mod fec;
 pub mod gamestream;
 pub mod input;
 pub mod native;
+pub mod pacing;
 pub mod slots;
