@@ -1,0 +1,3 @@
+//! GameStream (Moonlight) wire formats and handshakes (gamestream-protocol.md).
+
+pub mod rtsp;
