@@ -6,5 +6,15 @@
 //!   launch, resume, cancel; paired clients persisted in a state directory.
 //! - [`rtsp`]: the RTSP server (§4) on top of `punktfunk_core::gamestream::rtsp`.
 
+pub mod apps;
 pub mod hex;
+pub mod host;
+pub mod nvhttp;
 pub mod pairing;
+pub mod rtsp;
+pub mod session;
+pub mod store;
+
+pub use apps::AppConfig;
+pub use host::{GameStreamHost, HostConfig, PinError, StartError};
+pub use session::{HostEvent, LaunchSession, Ports, SessionEnd, StreamStart};
