@@ -96,7 +96,7 @@ pub(super) fn groups(rows: usize, gmax: usize) -> impl Iterator<Item = (usize, u
 }
 
 /// Per-kernel tables of a coefficient matrix.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Tables {
     Scalar,
     Affine(Vec<u64>),
@@ -104,7 +104,7 @@ enum Tables {
 }
 
 /// A `rows × cols` coefficient matrix prepared for one kernel: `out[r] (^)= Σᵢ M[r][i]·in[i]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(super) struct Prepared {
     kernel: Gf8Kernel,
     rows: usize,
@@ -114,20 +114,34 @@ pub(super) struct Prepared {
     tables: Tables,
 }
 
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("kernel", &self.kernel)
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Group-major order of the coefficients: for each register group, for each input column,
 /// the group's rows.
-fn layout<T: Copy>(
+fn layout<T: Copy + Default>(
     coef: &[u8],
     rows: usize,
     cols: usize,
     gmax: usize,
     f: impl Fn(u8) -> T,
 ) -> Vec<T> {
-    let mut out = Vec::with_capacity(rows * cols);
+    let mut out = vec![T::default(); rows * cols];
     for (r0, g) in groups(rows, gmax) {
-        for i in 0..cols {
-            for r in r0..r0 + g {
-                out.push(f(coef[r * cols + i]));
+        let dst = &mut out[r0 * cols..(r0 + g) * cols];
+        for (r, row) in coef[r0 * cols..(r0 + g) * cols]
+            .chunks_exact(cols)
+            .enumerate()
+        {
+            for (i, &c) in row.iter().enumerate() {
+                dst[i * g + r] = f(c);
             }
         }
     }
