@@ -47,8 +47,8 @@ pub struct Gf8Code {
 }
 
 impl Gf8Code {
-    /// nanors/Moonlight Cauchy code: C[r][i] = inv((parity + i) XOR r), poly 0x11D; data>=1,
-    /// parity>=1, data+parity<=255.
+    /// nanors/Moonlight Cauchy code: `C[r][i] = inv((parity + i) XOR r)`, poly 0x11D;
+    /// `data >= 1`, `parity >= 1`, `data + parity <= 255` (else [`FecError::Shape`]).
     pub fn cauchy(data: usize, parity: usize) -> Result<Self, FecError> {
         Self::cauchy_with_kernel(data, parity, Gf8Kernel::detect())
     }
