@@ -165,6 +165,43 @@ impl Gf8Code {
         Ok(())
     }
 
+    /// [`Gf8Code::encode`] for shards stored back to back: `data` holds the data shards
+    /// (`data_shards() × shard_len` bytes), `parity` receives the parity shards
+    /// (`parity_shards() × shard_len` bytes). No allocation.
+    pub fn encode_contiguous(
+        &self,
+        data: &[u8],
+        parity: &mut [u8],
+        shard_len: usize,
+    ) -> Result<(), FecError> {
+        if data.len() != self.data * shard_len {
+            return Err(FecError::ShardLen {
+                got: data.len(),
+                want: self.data * shard_len,
+            });
+        }
+        if parity.len() != self.parity * shard_len {
+            return Err(FecError::ShardLen {
+                got: parity.len(),
+                want: self.parity * shard_len,
+            });
+        }
+        if shard_len == 0 {
+            return Ok(());
+        }
+        let mut ins: [&[u8]; MAX_TOTAL_SHARDS] = [&[]; MAX_TOTAL_SHARDS];
+        for (slot, chunk) in ins.iter_mut().zip(data.chunks_exact(shard_len)) {
+            *slot = chunk;
+        }
+        let mut outs: [&mut [u8]; MAX_TOTAL_SHARDS] = std::array::from_fn(|_| &mut [][..]);
+        for (slot, chunk) in outs.iter_mut().zip(parity.chunks_exact_mut(shard_len)) {
+            *slot = chunk;
+        }
+        self.enc
+            .apply(&ins[..self.data], &mut outs[..self.parity], false);
+        Ok(())
+    }
+
     /// Rebuilds missing data shards in place: `shards` has data+parity entries (all the same
     /// length), `present[i]` says which hold valid bytes; missing data shards are overwritten
     /// with the recovered bytes. Error NotEnoughShards if fewer than `data` are present.
