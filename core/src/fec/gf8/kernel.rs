@@ -205,17 +205,37 @@ impl Prepared {
     }
 }
 
-/// The scalar reference: `outs[r] (^)= Σᵢ coef[r][i]·ins[i]` through the 64 KiB product table.
+/// The scalar reference: `outs[r] (^)= Σᵢ coef[r][i]·ins[i]` through the 64 KiB product table,
+/// four inputs per pass over the output.
 pub(super) fn dot_scalar(coef: &[u8], ins: &[&[u8]], outs: &mut [&mut [u8]], accumulate: bool) {
     let cols = ins.len();
-    for (r, out) in outs.iter_mut().enumerate() {
+    for (out, crow) in outs.iter_mut().zip(coef.chunks_exact(cols.max(1))) {
         if !accumulate {
             out.fill(0);
         }
-        for (i, input) in ins.iter().enumerate() {
-            let row = &MUL[coef[r * cols + i] as usize];
+        let mut quads = ins.chunks_exact(4).zip(crow.chunks_exact(4));
+        for (x, c) in quads.by_ref() {
+            let (t0, t1, t2, t3) = (
+                &MUL[c[0] as usize],
+                &MUL[c[1] as usize],
+                &MUL[c[2] as usize],
+                &MUL[c[3] as usize],
+            );
+            let it = out
+                .iter_mut()
+                .zip(x[0].iter())
+                .zip(x[1].iter())
+                .zip(x[2].iter())
+                .zip(x[3]);
+            for ((((o, &a), &b), &d), &e) in it {
+                *o ^= t0[a as usize] ^ t1[b as usize] ^ t2[d as usize] ^ t3[e as usize];
+            }
+        }
+        let done = cols - cols % 4;
+        for (input, &c) in ins[done..].iter().zip(&crow[done..]) {
+            let t = &MUL[c as usize];
             for (o, &x) in out.iter_mut().zip(input.iter()) {
-                *o ^= row[x as usize];
+                *o ^= t[x as usize];
             }
         }
     }
