@@ -65,7 +65,7 @@ pub const fn parity_shards(k: usize, pct: u8, ceiling: usize) -> usize {
 /// even and within `[min(512, S_welcome), 9152]`.
 pub const fn shard_bytes_acceptable(s: usize, welcome_s: usize) -> bool {
     let lo = if welcome_s < 512 { welcome_s } else { 512 };
-    s % 2 == 0 && s >= lo && s >= 2 && s <= MAX_SHARD_BYTES
+    s.is_multiple_of(2) && s >= lo && s >= 2 && s <= MAX_SHARD_BYTES
 }
 
 /// Shard payload S that fills one datagram on a path of `mtu` bytes: the MTU minus the IP

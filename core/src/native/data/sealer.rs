@@ -125,7 +125,7 @@ impl FrameSealer {
     /// A sealer whose first datagram has seq 0 and whose first AU has frame index 0.
     pub fn new(config: SealerConfig) -> Result<Self, SealError> {
         let s = config.shard_payload;
-        if s == 0 || s % 2 != 0 || s > MAX_SHARD_BYTES {
+        if s == 0 || !s.is_multiple_of(2) || s > MAX_SHARD_BYTES {
             return Err(SealError::ShardPayload(s));
         }
         let k = config.max_data_per_block;
