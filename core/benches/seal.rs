@@ -19,7 +19,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use punktfunk_core::crypto::AeadKey;
 use punktfunk_core::fec::gf16::Gf16Encoder;
 use punktfunk_core::native::data::{
-    DataCipher, DataHeaderRepr, FrameSealer, HEADER_LEN, SealerConfig,
+    DataCipher, DataHeaderRepr, FrameSealer, HEADER_LEN, Reassembler, ReassemblerConfig,
+    SealerConfig,
 };
 use punktfunk_core::slots::{DatagramBuf, SlotArena};
 use std::hint::black_box;
@@ -37,7 +38,8 @@ mod cpu_time {
 
     static WALL: WallTime = WallTime;
 
-    fn now_ns() -> u64 {
+    /// The thread's CPU time now, ns.
+    pub fn now_ns() -> u64 {
         let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("thread CPU clock");
         t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
     }
@@ -241,12 +243,62 @@ fn bench_fec(c: &mut Criterion<ThreadCpu>) {
         })
     });
 
+    // Decoding the same block with 8 data shards lost (what 1 % loss costs the receiver).
+    let parity = reed_solomon_simd::encode(k, m, &data).unwrap();
+    g.bench_function(id("reed_solomon_simd::decode 8 lost"), |b| {
+        b.iter(|| {
+            let originals = data.iter().enumerate().filter(|(i, _)| i % 100 != 7);
+            let recovery = parity.iter().enumerate().take(8);
+            black_box(reed_solomon_simd::decode(k, m, originals, recovery).unwrap())
+        })
+    });
+    g.finish();
+}
+
+/// The client side: the 820 datagrams of one AU back into the AU, with no loss and with
+/// 1 % of datagrams dropped (FEC repair).
+fn bench_reassemble(c: &mut Criterion<ThreadCpu>) {
+    let au = frame();
+    let cipher = || DataCipher::Sealed {
+        key: AeadKey::aes128_gcm(&KEY),
+        salt: SALT,
+    };
+    let mut sealer = FrameSealer::new(SealerConfig::new(cipher(), S, K)).unwrap();
+    let mut r = Reassembler::new(ReassemblerConfig::new(cipher(), S, K));
+    let mut g = c.benchmark_group("reassemble_1MiB");
+    g.throughput(Throughput::Bytes(FRAME as u64));
+    g.sample_size(30).measurement_time(Duration::from_secs(5));
+    let mut out = DatagramBuf::new();
+    let mut pts = 0u64;
+    for (name, drop_every) in [("no_loss", None), ("1pct_loss_fec", Some(100))] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = 0;
+                for _ in 0..iters {
+                    // seal a fresh frame (new seq numbers) outside the measurement
+                    out.clear();
+                    pts += 16_000_000;
+                    sealer.seal_frame(&au, pts, 5, PCT, &mut out).unwrap();
+                    let t0 = cpu_time::now_ns();
+                    for (i, dg) in out.iter().enumerate() {
+                        if drop_every.is_none_or(|n| i % n != 7) {
+                            r.handle_datagram(dg).unwrap();
+                        }
+                    }
+                    let f = r.poll_frame().expect("AU");
+                    r.recycle(black_box(f));
+                    total += cpu_time::now_ns() - t0;
+                }
+                total
+            })
+        });
+    }
     g.finish();
 }
 
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(ThreadCpu);
-    targets = bench_seal, bench_fec
+    targets = bench_seal, bench_fec, bench_reassemble
 }
 criterion_main!(benches);
