@@ -6,3 +6,4 @@
 //! control-stream messages, and the input packets carried inside them.
 pub mod control;
 pub mod input;
+pub mod video;
