@@ -240,7 +240,7 @@ pub fn parse_input_packet(bytes: &[u8]) -> Result<InputPacket, InputError> {
             amount: b.be16(0) as i16 as i32,
         },
         magic::UTF8_TEXT => {
-            let text = &b.0[..];
+            let text = b.0;
             let s = std::str::from_utf8(text).map_err(|_| InputError::InvalidUtf8)?;
             InputEvent::Text(TextInput::new(s).ok_or(InputError::TextTooLong(s.len()))?)
         }

@@ -90,13 +90,13 @@ impl AudioDepacketizer {
                 ..
             } => (base_seq, BLOCK_DATA + shard_index as usize, p.fec_payload()),
         };
-        if let Some(cur) = self.base {
-            if base != cur {
-                if (base.wrapping_sub(cur) as i16) < 0 {
-                    return Ok(()); // an older block
-                }
-                self.finish_block(&mut emit);
+        if let Some(cur) = self.base
+            && base != cur
+        {
+            if (base.wrapping_sub(cur) as i16) < 0 {
+                return Ok(()); // an older block
             }
+            self.finish_block(&mut emit);
         }
         if self.base != Some(base) {
             self.base = Some(base);
@@ -188,8 +188,8 @@ impl AudioDepacketizer {
             };
             self.code.reconstruct(&mut refs, &present)?;
         }
-        for i in 0..BLOCK_DATA {
-            if !present[i] {
+        for (i, &was_present) in present.iter().enumerate().take(BLOCK_DATA) {
+            if !was_present {
                 self.present[i] = true;
                 self.lens[i] = n;
                 self.recovered_total += 1;

@@ -102,11 +102,14 @@ fn unequal_lengths_skip_fec_for_that_block() {
     assert_eq!(sink.get(8).unwrap()[1], PT_FEC);
 }
 
+/// (seq, timestamp, opus, recovered) of each delivered packet.
+type Delivered = Vec<(u16, u32, Vec<u8>, bool)>;
+
 fn run(
     encrypted: bool,
     packets: &[Vec<u8>],
     drop: impl Fn(usize, &[u8]) -> bool,
-) -> (Vec<(u16, u32, Vec<u8>, bool)>, Vec<u16>) {
+) -> (Delivered, Vec<u16>) {
     let config = AudioConfig {
         packet_duration_ms: 5,
         encryption: encrypted.then_some(AudioKey {
