@@ -6,7 +6,7 @@ pub mod depacketizer;
 pub mod packet;
 pub mod packetizer;
 
-pub use depacketizer::{AudioDepacketizer, AudioEvent};
+pub use depacketizer::{AudioDepacketizer, AudioEvent, fuzz_datagrams as fuzz_one};
 pub use packet::{AudioRepr, RtpAudioPacket};
 pub use packetizer::{AudioConfig, AudioKey, AudioPacketizer};
 

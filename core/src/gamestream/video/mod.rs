@@ -8,7 +8,9 @@ pub mod frame_header;
 pub mod header;
 pub mod packetizer;
 
-pub use depacketizer::{DepacketizerStats, VideoDepacketizer, VideoEvent};
+pub use depacketizer::{
+    DepacketizerStats, ReceivedFrame, VideoDepacketizer, VideoEvent, fuzz_datagrams as fuzz_one,
+};
 pub use frame_header::{FrameHeader, FrameType};
 pub use header::{NvVideoPacket, NvVideoRepr};
 pub use packetizer::{FrameStats, VideoConfig, VideoPacketizer};
