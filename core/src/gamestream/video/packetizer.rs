@@ -140,7 +140,7 @@ impl VideoPacketizer {
     ///
     /// `timestamp_90k` is the capture time on a 90 kHz clock; `host_latency` is capture-to-
     /// send time in 0.1 ms units (0 if unknown). The frame consumes a frameIndex even when
-    /// the sink fills up mid-frame (the client then sees the frame as lost).
+    /// it is too large or the sink fills up mid-frame (the client then sees it as lost).
     pub fn packetize<S: DatagramSink + ?Sized>(
         &mut self,
         frame: &[u8],
@@ -152,9 +152,11 @@ impl VideoPacketizer {
         let d = self.config.data_len();
         let s = self.config.shard_len();
         let stream_len = FRAME_HEADER_LEN + frame.len();
-        let plan = FramePlan::new(stream_len.div_ceil(d), self.config.fec_percentage)?;
+        // The frame consumes its index even if it cannot be sent, so the client sees the
+        // gap and asks for recovery instead of decoding later frames against a missing one.
         let frame_index = self.frame_index;
         self.frame_index = self.frame_index.wrapping_add(1);
+        let plan = FramePlan::new(stream_len.div_ceil(d), self.config.fec_percentage)?;
 
         let mut fh = [0u8; FRAME_HEADER_LEN];
         FrameHeader {

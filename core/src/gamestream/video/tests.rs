@@ -206,6 +206,13 @@ fn many_blocks_and_no_fec_frames_round_trip() {
         .unwrap();
     assert_eq!(st.blocks, 3);
     assert!(!st.fec_skipped);
+    // Beyond 4 × 1023 packets the frame cannot be sent, but it still uses up its index.
+    let before = pk.next_frame_index();
+    assert!(matches!(
+        pk.packetize(&frame_bytes(200_000, 6), FrameType::P, 0, 0, &mut sink),
+        Err(VideoError::FrameTooLarge { .. })
+    ));
+    assert_eq!(pk.next_frame_index(), before + 1);
 }
 
 #[test]
