@@ -49,7 +49,7 @@ pub enum AnyEngine {
     /// AF_XDP.
     Xdp(Box<XdpEngine>),
     /// io_uring.
-    Uring(UringEngine),
+    Uring(Box<UringEngine>),
     /// sendmmsg.
     Mmsg(MmsgEngine),
 }
@@ -78,7 +78,7 @@ pub fn open_engine(flow: &Flow, config: &EngineConfig) -> Result<AnyEngine, TxEr
         match UringEngine::open(flow, c) {
             Ok(e) => {
                 tracing::info!("datapath: io_uring to {}", flow.remote);
-                return Ok(AnyEngine::Uring(e));
+                return Ok(AnyEngine::Uring(Box::new(e)));
             }
             Err(e) => {
                 tracing::warn!("datapath: io_uring unavailable, trying sendmmsg: {e}");

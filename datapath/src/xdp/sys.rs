@@ -163,6 +163,11 @@ impl Mmap {
     pub fn len(&self) -> usize {
         self.len
     }
+
+    /// True for an empty mapping (never: mmap refuses length 0).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 impl Drop for Mmap {

@@ -60,7 +60,7 @@ impl Umem {
     pub fn frame_mut(&mut self, addr: u64) -> &mut [u8] {
         let start = addr as usize;
         assert!(
-            addr % u64::from(self.frame_size) == 0 && start < self.map.len(),
+            addr.is_multiple_of(u64::from(self.frame_size)) && start < self.map.len(),
             "bad UMEM frame address {addr}"
         );
         // SAFETY: the range lies inside the mapping (checked above) and `&mut self` gives
