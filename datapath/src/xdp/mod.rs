@@ -307,13 +307,18 @@ impl XdpEngine {
         n
     }
 
-    /// One kick; transient refusals count as retries.
+    /// One kick. Copy mode answers EAGAIN when it used up its per-call budget with frames
+    /// left (normal progress); a transient refusal counts as a retry only when the kernel
+    /// took nothing.
     fn kick(&mut self) -> Result<(), TxError> {
         self.stats.syscalls += 1;
+        let before = self.xsk.tx.outstanding();
         match sys::kick_tx(self.xsk.fd.as_fd()) {
             Ok(()) => Ok(()),
             Err(e) if is_transient(&e) => {
-                self.stats.retries += 1;
+                if self.xsk.tx.outstanding() == before {
+                    self.stats.retries += 1;
+                }
                 Ok(())
             }
             Err(e) => Err(TxError::io("AF_XDP kick", e)),
