@@ -164,8 +164,7 @@ fn paced_frames_arrive_intact_through_every_engine() {
             let parts = &got[no as usize];
             let joined: Vec<u8> = parts
                 .iter()
-                .map(|p| p.as_deref().expect("packet missing"))
-                .flatten()
+                .flat_map(|p| p.as_deref().expect("packet missing"))
                 .copied()
                 .collect();
             assert_eq!(joined, want, "{name}: frame {no} differs");
