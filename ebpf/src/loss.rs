@@ -110,7 +110,7 @@ pub struct LossInjector {
 impl LossInjector {
     /// Loads the program (pattern [`LossPattern::None`], no ports, not attached).
     pub fn load() -> Result<Self, EbpfError> {
-        let mut ebpf = obj::load_object(PROGRAM, OBJECT)?;
+        let mut ebpf = obj::load_object(PROGRAM, OBJECT, &[])?;
         let ports = obj::take_map(&mut ebpf, PROGRAM, PORTS)?;
         let config = obj::take_map(&mut ebpf, PROGRAM, CONFIG)?;
         let state = obj::take_map(&mut ebpf, PROGRAM, STATE)?;

@@ -7,13 +7,19 @@ use aya::{Ebpf, EbpfLoader};
 use crate::EbpfError;
 
 /// Loads an embedded BPF object (maps are created, programs are not yet loaded).
-pub(crate) fn load_object(program: &'static str, bytes: &[u8]) -> Result<Ebpf, EbpfError> {
-    EbpfLoader::new()
-        .load(bytes)
-        .map_err(|source| EbpfError::Load {
-            program,
-            source: Box::new(source),
-        })
+pub(crate) fn load_object(
+    program: &'static str,
+    bytes: &[u8],
+    max_entries: &[(&'static str, u32)],
+) -> Result<Ebpf, EbpfError> {
+    let mut loader = EbpfLoader::new();
+    for &(name, n) in max_entries {
+        loader.map_max_entries(name, n);
+    }
+    loader.load(bytes).map_err(|source| EbpfError::Load {
+        program,
+        source: Box::new(source),
+    })
 }
 
 /// Takes a map out of the object, converted to its typed aya wrapper.

@@ -142,7 +142,7 @@ pub struct TcPacer {
 impl TcPacer {
     /// Loads the program into the kernel (no flows configured, not attached).
     pub fn load() -> Result<Self, EbpfError> {
-        let mut ebpf = obj::load_object(PROGRAM, OBJECT)?;
+        let mut ebpf = obj::load_object(PROGRAM, OBJECT, &[])?;
         let flows = obj::take_map(&mut ebpf, PROGRAM, FLOWS)?;
         let stats = obj::take_map(&mut ebpf, PROGRAM, STATS)?;
         let mut me = Self { flows, stats, ebpf };

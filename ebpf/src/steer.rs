@@ -67,6 +67,7 @@ pub struct SteerStats {
 ///
 /// Dropping it detaches the program from every interface it was attached to.
 pub struct XdpSteering {
+    max_queues: u32,
     ports: HashMap<MapData, u16, u8>,
     xsks: XskMap<MapData>,
     stats: PerCpuArray<MapData, u64>,
@@ -75,16 +76,27 @@ pub struct XdpSteering {
 }
 
 impl XdpSteering {
-    /// Largest rx queue index + 1 that sockets can be registered for.
-    pub const MAX_QUEUES: u32 = 64;
+    /// Rx queues [`Self::load`] makes room for (queue ids 0..64).
+    pub const DEFAULT_QUEUES: u32 = 64;
 
-    /// Loads the program into the kernel (not attached anywhere yet, no ports, no sockets).
+    /// Loads the program into the kernel (not attached anywhere yet, no ports, no sockets),
+    /// with XSK map slots for rx queues `0..DEFAULT_QUEUES`.
     pub fn load() -> Result<Self, EbpfError> {
-        let mut ebpf = obj::load_object(PROGRAM, OBJECT)?;
+        Self::load_with_queues(Self::DEFAULT_QUEUES)
+    }
+
+    /// Like [`Self::load`], with XSK map slots for rx queues `0..queues` (size it to the
+    /// NIC's rx queue count when that exceeds 64).
+    pub fn load_with_queues(queues: u32) -> Result<Self, EbpfError> {
+        if queues == 0 {
+            return Err(EbpfError::InvalidConfig("an XSK map with 0 queues".into()));
+        }
+        let mut ebpf = obj::load_object(PROGRAM, OBJECT, &[(XSKS, queues)])?;
         let ports = obj::take_map(&mut ebpf, PROGRAM, PORTS)?;
         let xsks = obj::take_map(&mut ebpf, PROGRAM, XSKS)?;
         let stats = obj::take_map(&mut ebpf, PROGRAM, STATS)?;
         let mut me = Self {
+            max_queues: queues,
             ports,
             xsks,
             stats,
@@ -129,7 +141,7 @@ impl XdpSteering {
     /// refuses it. The map keeps its own reference until [`Self::unregister_xsk`] or until
     /// the socket is closed.
     pub fn register_xsk(&mut self, queue_id: u32, fd: &impl AsRawFd) -> Result<(), EbpfError> {
-        check_queue(queue_id)?;
+        self.check_queue(queue_id)?;
         self.xsks
             .set(queue_id, fd.as_raw_fd(), 0)
             .map_err(|e| map_err(XSKS, "registering a socket", e))
@@ -137,10 +149,25 @@ impl XdpSteering {
 
     /// Removes the socket of rx queue `queue_id`; its datagrams go to the kernel stack again.
     pub fn unregister_xsk(&mut self, queue_id: u32) -> Result<(), EbpfError> {
-        check_queue(queue_id)?;
+        self.check_queue(queue_id)?;
         self.xsks
             .unset(queue_id)
             .map_err(|e| map_err(XSKS, "unregistering a socket", e))
+    }
+
+    /// Number of rx queues sockets can be registered for (queue ids `0..queues()`).
+    pub fn queues(&self) -> u32 {
+        self.max_queues
+    }
+
+    fn check_queue(&self, queue_id: u32) -> Result<(), EbpfError> {
+        if queue_id >= self.max_queues {
+            return Err(EbpfError::InvalidConfig(format!(
+                "rx queue {queue_id} is beyond the XSK map's {} slots",
+                self.max_queues
+            )));
+        }
+        Ok(())
     }
 
     /// Reads the counters (summed over CPUs).
@@ -158,16 +185,6 @@ impl XdpSteering {
     pub fn test_run(&self, frame: &[u8]) -> Result<XdpAction, EbpfError> {
         xdp_test_run(&self.ebpf, PROGRAM, frame)
     }
-}
-
-fn check_queue(queue_id: u32) -> Result<(), EbpfError> {
-    if queue_id >= XdpSteering::MAX_QUEUES {
-        return Err(EbpfError::InvalidConfig(format!(
-            "rx queue {queue_id} is beyond the XSK map's {} slots",
-            XdpSteering::MAX_QUEUES
-        )));
-    }
-    Ok(())
 }
 
 pub(crate) fn xdp_program<'a>(

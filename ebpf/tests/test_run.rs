@@ -148,7 +148,18 @@ fn steering_without_socket_passes_everything_and_counts_it() {
 
     // Out-of-range inputs are typed errors.
     assert!(steer.set_ports(&(0..=256).collect::<Vec<u16>>()).is_err());
-    assert!(steer.unregister_xsk(XdpSteering::MAX_QUEUES).is_err());
+    assert_eq!(steer.queues(), XdpSteering::DEFAULT_QUEUES);
+    assert!(steer.unregister_xsk(XdpSteering::DEFAULT_QUEUES).is_err());
+    assert!(
+        steer
+            .unregister_xsk(XdpSteering::DEFAULT_QUEUES - 1)
+            .is_ok()
+    );
+    let mut wide = XdpSteering::load_with_queues(200).unwrap();
+    assert_eq!(wide.queues(), 200);
+    assert!(wide.unregister_xsk(199).is_ok());
+    assert!(wide.unregister_xsk(200).is_err());
+    assert!(XdpSteering::load_with_queues(0).is_err());
 }
 
 #[test]
