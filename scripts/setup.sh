@@ -7,7 +7,7 @@ APT_PACKAGES=(
   # toolchain helpers for -sys crates
   build-essential pkg-config clang llvm libclang-dev cmake m4 make
   # eBPF programs (clang -target bpf) and libxdp/libbpf (xsk-rs builds them)
-  libelf-dev zlib1g-dev linux-libc-dev
+  libelf-dev zlib1g-dev linux-libc-dev libbpf-dev
   # network namespaces and veth pairs for the datapath tests
   iproute2 ethtool
   # media: FFmpeg 5.1 development files, ffmpeg/ffprobe for checking streams, Opus
