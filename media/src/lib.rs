@@ -7,4 +7,5 @@
 pub mod clock;
 pub mod encode;
 pub mod frame;
+pub mod headless;
 pub mod source;

@@ -2,7 +2,7 @@
 
 pub mod stamp;
 pub mod synthetic;
-// pub mod x11;
+pub mod x11;
 
 use crate::frame::{PixelFormat, VideoFrame, VideoMode};
 
