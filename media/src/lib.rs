@@ -4,6 +4,7 @@
 //! bounded channels, and nothing here waits on the control plane.
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod clock;
 pub mod encode;
 pub mod frame;
