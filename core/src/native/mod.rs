@@ -1,0 +1,6 @@
+//! punktfunk/1, the native protocol (`docs/punktfunk1-protocol.md`).
+//!
+//! - [`data`]: the UDP data plane (§5): the 40-byte header, AEAD nonces, the anti-replay
+//!   window, FEC block geometry, the host's frame sealer and the client's reassembler.
+
+pub mod data;
