@@ -9,4 +9,5 @@ pub mod clock;
 pub mod encode;
 pub mod frame;
 pub mod headless;
+pub mod input;
 pub mod source;
