@@ -14,7 +14,7 @@ APT_PACKAGES=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev ffmpeg libopus-dev
   # capture/input test targets: Xvfb + XTest, PulseAudio null sink
-  xvfb x11-utils xdotool libx11-dev libxext-dev libxtst-dev libxrandr-dev
+  xvfb x11-utils x11-xserver-utils xdotool libx11-dev libxext-dev libxtst-dev libxrandr-dev
   pulseaudio pulseaudio-utils libpulse-dev sox
 )
 
