@@ -9,4 +9,5 @@
 
 pub mod crypto;
 pub mod fec;
+pub mod native;
 pub mod slots;

@@ -31,7 +31,10 @@ impl DatagramBuf {
 
     /// An empty buffer that refuses datagrams beyond `max` (to exercise sink-full paths).
     pub fn with_limit(max: usize) -> Self {
-        Self { limit: Some(max), ..Self::default() }
+        Self {
+            limit: Some(max),
+            ..Self::default()
+        }
     }
 
     /// Forgets all datagrams, keeping the allocations.
@@ -97,7 +100,12 @@ impl<'a> SlotArena<'a> {
     /// length and must have one entry per slot.
     pub fn new(arena: &'a mut [u8], stride: usize, lens: &'a mut [usize]) -> Self {
         assert!(stride > 0, "slot stride must be positive");
-        Self { arena, stride, lens, used: 0 }
+        Self {
+            arena,
+            stride,
+            lens,
+            used: 0,
+        }
     }
 
     /// Datagrams written so far.

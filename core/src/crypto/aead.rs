@@ -41,7 +41,9 @@ pub struct AeadKey {
 
 impl std::fmt::Debug for AeadKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AeadKey").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("AeadKey")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,15 +52,23 @@ impl AeadKey {
     pub fn new(algorithm: AeadAlgorithm, key: &[u8]) -> Result<Self, CryptoError> {
         let want = algorithm.key_len();
         if key.len() != want {
-            return Err(CryptoError::KeyLength { got: key.len(), want });
+            return Err(CryptoError::KeyLength {
+                got: key.len(),
+                want,
+            });
         }
         let alg = match algorithm {
             AeadAlgorithm::Aes128Gcm => &AES_128_GCM,
             AeadAlgorithm::ChaCha20Poly1305 => &CHACHA20_POLY1305,
         };
-        let unbound =
-            UnboundKey::new(alg, key).map_err(|_| CryptoError::KeyLength { got: key.len(), want })?;
-        Ok(Self { key: LessSafeKey::new(unbound), algorithm })
+        let unbound = UnboundKey::new(alg, key).map_err(|_| CryptoError::KeyLength {
+            got: key.len(),
+            want,
+        })?;
+        Ok(Self {
+            key: LessSafeKey::new(unbound),
+            algorithm,
+        })
     }
 
     /// AES-128-GCM key.
@@ -81,7 +91,11 @@ impl AeadKey {
     ) -> [u8; TAG_LEN] {
         let tag = self
             .key
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), in_out)
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                in_out,
+            )
             // aws-lc only fails for inputs beyond 2^36 bytes, which no datagram reaches.
             .expect("AEAD input within size limits");
         let mut out = [0u8; TAG_LEN];
@@ -101,7 +115,11 @@ impl AeadKey {
             return Err(CryptoError::Authentication);
         }
         self.key
-            .open_in_place(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), ciphertext_and_tag)
+            .open_in_place(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(aad),
+                ciphertext_and_tag,
+            )
             .map_err(|_| CryptoError::Authentication)
     }
 
@@ -115,7 +133,10 @@ impl AeadKey {
         out: &mut [u8],
     ) -> Result<(), CryptoError> {
         if out.len() != ciphertext.len() {
-            return Err(CryptoError::BufferTooSmall { need: ciphertext.len(), have: out.len() });
+            return Err(CryptoError::BufferTooSmall {
+                need: ciphertext.len(),
+                have: out.len(),
+            });
         }
         self.key
             .open_separate_gather(
@@ -138,7 +159,10 @@ mod tests {
     use aes_gcm::aead::{AeadInPlace, KeyInit};
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// gamestream-protocol.md Appendix B.2: host-to-client termination, control stream v2.
@@ -176,17 +200,14 @@ mod tests {
             let tag = ours.seal_in_place(&nonce, &aad, &mut buf);
             let mut theirs_buf = buf.clone();
             theirs
-                .decrypt_in_place_detached(
-                    (&nonce).into(),
-                    &aad,
-                    &mut theirs_buf,
-                    (&tag).into(),
-                )
+                .decrypt_in_place_detached((&nonce).into(), &aad, &mut theirs_buf, (&tag).into())
                 .unwrap();
             assert_eq!(theirs_buf, pt);
             // RustCrypto seals, ours opens (trailing tag, in place)
             let mut buf2 = pt.clone();
-            let t2 = theirs.encrypt_in_place_detached((&nonce).into(), &aad, &mut buf2).unwrap();
+            let t2 = theirs
+                .encrypt_in_place_detached((&nonce).into(), &aad, &mut buf2)
+                .unwrap();
             buf2.extend_from_slice(&t2);
             let opened = ours.open_in_place(&nonce, &aad, &mut buf2).unwrap();
             assert_eq!(opened, &pt[..]);
@@ -211,14 +232,32 @@ mod tests {
         // flipped ciphertext bit, wrong AAD, wrong nonce, wrong tag: all fail
         let mut bad = buf.clone();
         bad[10] ^= 1;
-        assert_eq!(k.open_to(&nonce, b"aad", &bad, &tag, &mut out), Err(CryptoError::Authentication));
-        assert_eq!(k.open_to(&nonce, b"aaD", &buf, &tag, &mut out), Err(CryptoError::Authentication));
-        assert_eq!(k.open_to(&[3u8; 12], b"aad", &buf, &tag, &mut out), Err(CryptoError::Authentication));
+        assert_eq!(
+            k.open_to(&nonce, b"aad", &bad, &tag, &mut out),
+            Err(CryptoError::Authentication)
+        );
+        assert_eq!(
+            k.open_to(&nonce, b"aaD", &buf, &tag, &mut out),
+            Err(CryptoError::Authentication)
+        );
+        assert_eq!(
+            k.open_to(&[3u8; 12], b"aad", &buf, &tag, &mut out),
+            Err(CryptoError::Authentication)
+        );
         let mut bad_tag = tag;
         bad_tag[0] ^= 0x80;
-        assert_eq!(k.open_to(&nonce, b"aad", &buf, &bad_tag, &mut out), Err(CryptoError::Authentication));
-        assert!(out.iter().all(|&b| b == 0), "no plaintext released on failure");
-        assert_eq!(k.open_in_place(&nonce, b"aad", &mut [0u8; 5]), Err(CryptoError::Authentication));
+        assert_eq!(
+            k.open_to(&nonce, b"aad", &buf, &bad_tag, &mut out),
+            Err(CryptoError::Authentication)
+        );
+        assert!(
+            out.iter().all(|&b| b == 0),
+            "no plaintext released on failure"
+        );
+        assert_eq!(
+            k.open_in_place(&nonce, b"aad", &mut [0u8; 5]),
+            Err(CryptoError::Authentication)
+        );
         assert!(AeadKey::new(AeadAlgorithm::Aes128Gcm, &[0u8; 32]).is_err());
         k.open_to(&nonce, b"aad", &buf, &tag, &mut out).unwrap();
         assert_eq!(out, vec![5u8; 64]);

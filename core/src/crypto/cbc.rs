@@ -26,7 +26,10 @@ pub fn encrypt(
 ) -> Result<usize, CryptoError> {
     let need = padded_len(plaintext.len());
     if out.len() < need {
-        return Err(CryptoError::BufferTooSmall { need, have: out.len() });
+        return Err(CryptoError::BufferTooSmall {
+            need,
+            have: out.len(),
+        });
     }
     let enc = cbc::Encryptor::<Aes128>::new(key.into(), iv.into());
     let ct = enc
@@ -46,7 +49,10 @@ pub fn decrypt(
         return Err(CryptoError::Padding);
     }
     if out.len() < ciphertext.len() {
-        return Err(CryptoError::BufferTooSmall { need: ciphertext.len(), have: out.len() });
+        return Err(CryptoError::BufferTooSmall {
+            need: ciphertext.len(),
+            have: out.len(),
+        });
     }
     let dec = cbc::Decryptor::<Aes128>::new(key.into(), iv.into());
     let pt = dec
@@ -60,7 +66,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// gamestream-protocol.md Appendix B.2, audio: rikeyid 0x12345678, sequence 1.
@@ -93,7 +102,10 @@ mod tests {
             assert_eq!(&back[..m], &pt[..]);
         }
         let mut out = [0u8; 64];
-        assert_eq!(decrypt(&key, &iv, &[1u8; 15], &mut out), Err(CryptoError::Padding));
+        assert_eq!(
+            decrypt(&key, &iv, &[1u8; 15], &mut out),
+            Err(CryptoError::Padding)
+        );
         assert_eq!(decrypt(&key, &iv, &[], &mut out), Err(CryptoError::Padding));
         assert!(matches!(
             encrypt(&key, &iv, &[0u8; 16], &mut [0u8; 16]),

@@ -17,7 +17,10 @@ fn check_shape(k: usize, m: usize, shard_len: usize) -> Result<(), FecError> {
         return Err(FecError::Shape { data: k, parity: m });
     }
     if shard_len == 0 || shard_len % 2 != 0 {
-        return Err(FecError::ShardLen { got: shard_len, want: shard_len + (shard_len % 2) });
+        return Err(FecError::ShardLen {
+            got: shard_len,
+            want: shard_len + (shard_len % 2),
+        });
     }
     Ok(())
 }
@@ -50,7 +53,13 @@ impl std::fmt::Debug for Gf16Encoder {
 impl Gf16Encoder {
     /// An encoder with no working memory yet (allocated on the first block).
     pub fn new() -> Self {
-        Self { inner: None, k: 0, m: 0, len: 0, added: 0 }
+        Self {
+            inner: None,
+            k: 0,
+            m: 0,
+            len: 0,
+            added: 0,
+        }
     }
 
     /// Starts a block of `k` data and `m` parity shards of `shard_len` bytes (even).
@@ -74,13 +83,26 @@ impl Gf16Encoder {
     /// Adds the next data shard (in index order).
     pub fn add(&mut self, shard: &[u8]) -> Result<(), FecError> {
         if shard.len() != self.len {
-            return Err(FecError::ShardLen { got: shard.len(), want: self.len });
+            return Err(FecError::ShardLen {
+                got: shard.len(),
+                want: self.len,
+            });
         }
         if self.added >= self.k {
-            return Err(FecError::ShardCount { got: self.added + 1, want: self.k });
+            return Err(FecError::ShardCount {
+                got: self.added + 1,
+                want: self.k,
+            });
         }
-        let enc = self.inner.as_mut().ok_or(FecError::ShardCount { got: 1, want: 0 })?;
-        enc.add_original_shard(shard).map_err(|_| FecError::ShardLen { got: shard.len(), want: self.len })?;
+        let enc = self
+            .inner
+            .as_mut()
+            .ok_or(FecError::ShardCount { got: 1, want: 0 })?;
+        enc.add_original_shard(shard)
+            .map_err(|_| FecError::ShardLen {
+                got: shard.len(),
+                want: self.len,
+            })?;
         self.added += 1;
         Ok(())
     }
@@ -88,10 +110,19 @@ impl Gf16Encoder {
     /// Computes the block's parity and calls `out(r, shard)` for `r` in `0..m`.
     pub fn finish(&mut self, mut out: impl FnMut(usize, &[u8])) -> Result<(), FecError> {
         if self.added != self.k {
-            return Err(FecError::ShardCount { got: self.added, want: self.k });
+            return Err(FecError::ShardCount {
+                got: self.added,
+                want: self.k,
+            });
         }
-        let enc = self.inner.as_mut().ok_or(FecError::ShardCount { got: 0, want: self.k })?;
-        let result = enc.encode().map_err(|_| FecError::ShardCount { got: self.added, want: self.k })?;
+        let enc = self.inner.as_mut().ok_or(FecError::ShardCount {
+            got: 0,
+            want: self.k,
+        })?;
+        let result = enc.encode().map_err(|_| FecError::ShardCount {
+            got: self.added,
+            want: self.k,
+        })?;
         for (r, shard) in result.recovery_iter().enumerate() {
             out(r, shard);
         }
@@ -148,7 +179,8 @@ impl Gf16Decoder {
         check_shape(k, m, shard_len)?;
         let dec = match &mut self.inner {
             Some(dec) => {
-                dec.reset(k, m, shard_len).map_err(|_| FecError::Shape { data: k, parity: m })?;
+                dec.reset(k, m, shard_len)
+                    .map_err(|_| FecError::Shape { data: k, parity: m })?;
                 dec
             }
             slot @ None => slot.insert(
@@ -159,7 +191,10 @@ impl Gf16Decoder {
         let mut have = 0usize;
         for (i, s) in shards {
             if s.len() != shard_len {
-                return Err(FecError::ShardLen { got: s.len(), want: shard_len });
+                return Err(FecError::ShardLen {
+                    got: s.len(),
+                    want: shard_len,
+                });
             }
             let r = if i < k {
                 dec.add_original_shard(i, s)
@@ -174,7 +209,9 @@ impl Gf16Decoder {
         if have < k {
             return Err(FecError::NotEnoughShards { have, need: k });
         }
-        let result = dec.decode().map_err(|_| FecError::NotEnoughShards { have, need: k })?;
+        let result = dec
+            .decode()
+            .map_err(|_| FecError::NotEnoughShards { have, need: k })?;
         for (i, shard) in result.restored_original_iter() {
             restored(i, shard);
         }
@@ -213,7 +250,8 @@ mod tests {
             .collect();
         let mut dec = Gf16Decoder::new();
         let mut got = Vec::new();
-        dec.decode(k, m, len, avail, |i, s| got.push((i, s.to_vec()))).unwrap();
+        dec.decode(k, m, len, avail, |i, s| got.push((i, s.to_vec())))
+            .unwrap();
         got.sort();
         assert_eq!(got.len(), 4);
         for (i, s) in got {
@@ -227,7 +265,9 @@ mod tests {
         // Observed in punktfunk's wire (spec §5.4): k = 1 gives parity equal to the data.
         let data = shards(1, 32, 9);
         let mut p = vec![0u8; 32];
-        Gf16Encoder::new().encode(&[&data[0]], &mut [&mut p]).unwrap();
+        Gf16Encoder::new()
+            .encode(&[&data[0]], &mut [&mut p])
+            .unwrap();
         assert_eq!(p, data[0]);
     }
 
@@ -247,6 +287,9 @@ mod tests {
             dec.decode(3, 2, 8, [(0, &s[..]), (4, &s[..])], |_, _| {}),
             Err(FecError::NotEnoughShards { have: 2, need: 3 })
         );
-        assert_eq!(dec.decode(3, 2, 8, [(5, &s[..])], |_, _| {}), Err(FecError::ShardIndex(5)));
+        assert_eq!(
+            dec.decode(3, 2, 8, [(5, &s[..])], |_, _| {}),
+            Err(FecError::ShardIndex(5))
+        );
     }
 }
