@@ -167,10 +167,8 @@ impl DataPlane {
                 return fallback;
             }
             let step = left.min(Duration::from_millis(100));
-            if let Ok((n, from)) = glommio::timer::timeout(step, async {
-                self.socket.recv_from(&mut buf).await.map_err(Into::into)
-            })
-            .await
+            if let Ok((n, from)) =
+                glommio::timer::timeout(step, async { self.socket.recv_from(&mut buf).await }).await
                 && &buf[..n] == PUNCH
                 && from.ip() == self.peer_ip
             {

@@ -278,8 +278,15 @@ impl HostConn {
     }
 
     fn stop_session(&mut self) {
-        if let Phase::Running { shared, .. } = &self.phase {
-            shared.stop.set(true);
+        match &self.phase {
+            Phase::Running { shared, .. } => shared.stop.set(true),
+            Phase::PairProof { .. } => {
+                // The client gave up (wrong PIN: it sends no proof). The PIN is spent.
+                let mut st = self.state.borrow_mut();
+                st.stats.pair_failures += 1;
+                st.arm();
+            }
+            _ => {}
         }
     }
 
@@ -654,8 +661,6 @@ impl ConnHandler for HostConn {
             Phase::PairProof { deadline, .. } => {
                 let d = *deadline;
                 if now >= d {
-                    self.state.borrow_mut().stats.pair_failures += 1;
-                    self.state.borrow_mut().arm();
                     self.end(conn, now, CloseCode::ERROR, "no PairProof");
                     return None;
                 }

@@ -9,6 +9,7 @@
 //! * [`dataplane`]: the per-session video sender (hole punch, pacing, synthetic source);
 //! * [`client`]: the reference-client side of pairing and session setup.
 
+pub mod client;
 pub mod dataplane;
 pub mod host;
 pub mod quic;

@@ -317,10 +317,10 @@ impl Driver {
                 break;
             }
         }
-        if e.conn.is_drained() {
-            if let Some(mut e) = self.conns.remove(&ch) {
-                e.handler.finished(&e.conn);
-            }
+        if e.conn.is_drained()
+            && let Some(mut e) = self.conns.remove(&ch)
+        {
+            e.handler.finished(&e.conn);
         }
     }
 }
