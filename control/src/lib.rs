@@ -14,6 +14,7 @@ pub mod dataplane;
 pub mod host;
 pub mod quic;
 pub mod runtime;
+pub mod sealer;
 pub mod state;
 pub mod stream;
 pub mod tls;
