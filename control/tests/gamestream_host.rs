@@ -47,7 +47,7 @@ fn rtsp_handshake(
     );
     assert_eq!(r.status, 200);
     assert!(
-        r.body.contains("a=x-ss-general.encryptionSupported:7"),
+        r.body.contains("a=x-ss-general.encryptionSupported:5"),
         "{}",
         r.body
     );
@@ -154,6 +154,12 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert!(r.text().contains("query=\"/serverinfo\""));
     let r = client.https_get(p.https, "/applist?uniqueid=x&uuid=y");
     assert_eq!(r.status_code(), Some(401));
+    let r = client.https_get(p.https, "/no-such-path");
+    assert_eq!(
+        (r.status, r.status_code()),
+        (200, Some(401)),
+        "unknown paths too"
+    );
     let r = client
         .https_get_with(p.https, "/serverinfo", false)
         .unwrap();
@@ -189,6 +195,8 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     );
     assert_eq!(r.content_type, "image/png");
     assert!(r.body.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let r = client.https_get(p.https, "/no-such-path");
+    assert_eq!((r.status, r.status_code()), (404, Some(404)));
     // HTTPS-only endpoints are not served on HTTP.
     assert_eq!(http_get(p.http, "/applist?uniqueid=x").status, 404);
 
@@ -508,5 +516,48 @@ fn app_process_exit_ends_the_session() {
         (Some(404), Some("0")),
         "unknown app"
     );
+    host.shutdown();
+}
+
+#[test]
+fn mandatory_encryption_refuses_plaintext_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start_host(dir.path(), |c| c.require_encryption = true);
+    let p = host.ports();
+    let mut client = Client::new("strict");
+    assert_eq!(
+        client.pair(&host, "2468", "2468", false).phase5_paired,
+        Some(true)
+    );
+    let key = [5u8; 16];
+    let r = client.https_get(
+        p.https,
+        &format!("/launch?{}", client.launch_query(DESKTOP, &key, 9, 0)),
+    );
+    assert_eq!(
+        (r.status_code(), r.el("gamesession").as_deref()),
+        (Some(403), Some("0"))
+    );
+    assert_eq!(host.current_app(), 0);
+    let r = client.https_get(
+        p.https,
+        &format!("/launch?{}", client.launch_query(DESKTOP, &key, 9, 1)),
+    );
+    let url = r.el("sessionUrl0").unwrap();
+    let mut rtsp = RtspClient::from_url(&url, &key);
+    let r = rtsp.request("DESCRIBE", "rtsp://x", &[], b"");
+    assert!(
+        r.body.contains("a=x-ss-general.encryptionRequested:7"),
+        "{}",
+        r.body
+    );
+    // C.3's body enables control v2 + audio only (5): refused with 403.
+    let r = rtsp.request("ANNOUNCE", "streamid=control/13/0", &[], &announce_body());
+    assert_eq!(r.status, 403);
+    let body = String::from_utf8(announce_body())
+        .unwrap()
+        .replace("encryptionEnabled:5", "encryptionEnabled:7");
+    let r = rtsp.request("ANNOUNCE", "streamid=control/13/0", &[], body.as_bytes());
+    assert_eq!(r.status, 200);
     host.shutdown();
 }

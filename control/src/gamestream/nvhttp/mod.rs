@@ -176,9 +176,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &HttpRequest, caller: &Caller) -
         "/resume",
         "/cancel",
     ];
-    if !KNOWN.contains(&req.path.as_str()) {
-        return Reply::not_found();
-    }
+    // On HTTPS an unpaired certificate gets 401 for every path, known or not (§2.2).
     if caller.https {
         let paired = caller
             .cert
@@ -196,6 +194,9 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &HttpRequest, caller: &Caller) -
                     .empty(),
             );
         }
+    }
+    if !KNOWN.contains(&req.path.as_str()) {
+        return Reply::not_found();
     }
     let q = match Query::parse(&req.query) {
         Ok(q) => q,
@@ -437,6 +438,16 @@ fn launch(shared: &Arc<Shared>, q: &Query<'_>, caller: &Caller, is_launch: bool)
             return Reply::xml(Xml::root_msg(400, &e.to_string()).el("resume", "0"));
         }
     };
+    if shared.config.require_encryption && !params.rtsp_encrypted() {
+        tracing::warn!(peer = %caller.peer_ip, "launch without encrypted RTSP refused (encryption mandatory)");
+        return Reply::xml(
+            Xml::root_msg(
+                403,
+                "Encryption is mandatory for this host but unsupported by the client",
+            )
+            .el(fail_tag, "0"),
+        );
+    }
     let running = shared.apps.current();
     let appid = if is_launch {
         if running != 0 {
