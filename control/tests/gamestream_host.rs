@@ -302,6 +302,19 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert_eq!(host.cert_pem(), pem);
     let r = client.https_get(host.ports().https, "/serverinfo?uniqueid=x");
     assert_eq!(r.el("PairStatus").as_deref(), Some("1"));
+    // Network /unpair never removes a stored certificate; the management call does.
+    let r = http_get(host.ports().http, "/unpair?uniqueid=0123456789ABCDEF");
+    assert_eq!(r.status_code(), Some(200));
+    let r = client.https_get(host.ports().https, "/serverinfo");
+    assert_eq!(r.el("PairStatus").as_deref(), Some("1"));
+    let fp = host.paired_clients()[0].cert.fingerprint();
+    assert!(host.unpair_client(&fp).unwrap());
+    assert!(!host.unpair_client(&fp).unwrap());
+    let r = client.https_get(host.ports().https, "/serverinfo");
+    assert_eq!(r.status_code(), Some(401));
+    host.shutdown();
+    let host = start_host(dir.path(), |_| {});
+    assert!(host.paired_clients().is_empty(), "unpairing persisted");
     host.shutdown();
 }
 

@@ -308,6 +308,22 @@ impl GameStreamHost {
         lock(&self.shared.paired).clone()
     }
 
+    /// Removes a paired client by certificate fingerprint (management action; `/unpair`
+    /// from the network never removes certificates). Returns whether one was removed.
+    pub fn unpair_client(&self, fingerprint: &[u8; 32]) -> Result<bool, StoreError> {
+        let mut paired = lock(&self.shared.paired);
+        let before = paired.clone();
+        paired.retain(|c| &c.cert.fingerprint() != fingerprint);
+        if paired.len() == before.len() {
+            return Ok(false);
+        }
+        if let Err(e) = self.shared.store.save_paired_clients(&paired) {
+            *paired = before;
+            return Err(e);
+        }
+        Ok(true)
+    }
+
     /// ID of the running app, 0 if none.
     pub fn current_app(&self) -> u32 {
         self.shared.apps.current()

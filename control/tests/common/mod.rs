@@ -246,12 +246,8 @@ impl Client {
         tls.write_all(&request_bytes(path_and_query))
             .map_err(|e| e.to_string())?;
         let mut raw = Vec::new();
-        match tls.read_to_end(&mut raw) {
-            Ok(_) => {}
-            // The host closes the TCP connection right after the reply.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-            Err(e) => return Err(e.to_string()),
-        }
+        // The host ends each response with close_notify: a clean EOF.
+        tls.read_to_end(&mut raw).map_err(|e| e.to_string())?;
         Ok(parse_http(&raw))
     }
 
