@@ -574,3 +574,82 @@ fn mandatory_encryption_refuses_plaintext_clients() {
     assert_eq!(r.status, 200);
     host.shutdown();
 }
+
+/// moonlight-embedded's stack: an OpenSSL-made client certificate (serial 0) for pairing,
+/// then curl (OpenSSL TLS) with that certificate on the HTTPS port. Skips when the
+/// `openssl` or `curl` command is missing.
+#[test]
+fn openssl_certificate_and_curl_client_interoperate() {
+    use std::process::Command;
+    let have = |cmd: &str| {
+        Command::new(cmd)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("curl") || Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipping: openssl or curl not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("client.key");
+    let cert = dir.path().join("client.pem");
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-days",
+            "3650",
+            "-set_serial",
+            "0",
+        ])
+        .args(["-subj", "/CN=NVIDIA GameStream Client", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    let key_der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(&key)
+        .unwrap()
+        .secret_pkcs8_der()
+        .to_vec();
+    let host = start_host(&dir.path().join("state"), |_| {});
+    let p = host.ports();
+    let mut client = Client::from_parts("embedded-openssl", pem, key_der);
+    let o = client.pair(&host, "7777", "7777", true);
+    assert_eq!(o.phase5_paired, Some(true));
+    let curl = |path: &str| {
+        let out = Command::new("curl")
+            .args(["-sk", "--max-time", "10", "--cert"])
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .arg(format!("https://127.0.0.1:{}{path}", p.https))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let info = curl("/serverinfo?uniqueid=embedded-openssl&uuid=1");
+    assert!(info.contains("<PairStatus>1</PairStatus>"), "{info}");
+    let apps = curl("/applist?uniqueid=embedded-openssl");
+    assert!(apps.contains("<AppTitle>Desktop</AppTitle>"), "{apps}");
+    // Without the certificate: 401.
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{}/serverinfo", p.https))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("status_code=\"401\""));
+    host.shutdown();
+}

@@ -195,6 +195,11 @@ impl Client {
     pub fn new(uniqueid: &str) -> Self {
         let (pem, key_der) =
             pairing::generate_self_signed("NVIDIA GameStream Client", Some(&[0])).unwrap();
+        Self::from_parts(uniqueid, pem, key_der)
+    }
+
+    /// A client with a given certificate (PEM) and PKCS#8 key (DER).
+    pub fn from_parts(uniqueid: &str, pem: String, key_der: Vec<u8>) -> Self {
         let der = ClientCert::from_pem(pem.as_bytes()).unwrap().der().to_vec();
         let key = RsaKeyPair::from_pkcs8(&key_der).unwrap();
         Self {
