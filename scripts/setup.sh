@@ -16,6 +16,8 @@ APT_PACKAGES=(
   # capture/input test targets: Xvfb + XTest, PulseAudio null sink
   xvfb x11-utils x11-xserver-utils xdotool libx11-dev libxext-dev libxtst-dev libxrandr-dev
   pulseaudio pulseaudio-utils libpulse-dev sox
+  # GameStream nvhttp interop test: an OpenSSL-made client certificate, curl as HTTPS client
+  openssl curl
 )
 
 need_sudo() { if [ "$(id -u)" -ne 0 ]; then echo sudo; fi; }
