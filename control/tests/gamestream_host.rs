@@ -47,7 +47,7 @@ fn rtsp_handshake(
     );
     assert_eq!(r.status, 200);
     assert!(
-        r.body.contains("a=x-ss-general.encryptionSupported:7"),
+        r.body.contains("a=x-ss-general.encryptionSupported:5"),
         "{}",
         r.body
     );
@@ -154,6 +154,12 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert!(r.text().contains("query=\"/serverinfo\""));
     let r = client.https_get(p.https, "/applist?uniqueid=x&uuid=y");
     assert_eq!(r.status_code(), Some(401));
+    let r = client.https_get(p.https, "/no-such-path");
+    assert_eq!(
+        (r.status, r.status_code()),
+        (200, Some(401)),
+        "unknown paths too"
+    );
     let r = client
         .https_get_with(p.https, "/serverinfo", false)
         .unwrap();
@@ -189,6 +195,8 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     );
     assert_eq!(r.content_type, "image/png");
     assert!(r.body.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let r = client.https_get(p.https, "/no-such-path");
+    assert_eq!((r.status, r.status_code()), (404, Some(404)));
     // HTTPS-only endpoints are not served on HTTP.
     assert_eq!(http_get(p.http, "/applist?uniqueid=x").status, 404);
 
@@ -294,6 +302,19 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert_eq!(host.cert_pem(), pem);
     let r = client.https_get(host.ports().https, "/serverinfo?uniqueid=x");
     assert_eq!(r.el("PairStatus").as_deref(), Some("1"));
+    // Network /unpair never removes a stored certificate; the management call does.
+    let r = http_get(host.ports().http, "/unpair?uniqueid=0123456789ABCDEF");
+    assert_eq!(r.status_code(), Some(200));
+    let r = client.https_get(host.ports().https, "/serverinfo");
+    assert_eq!(r.el("PairStatus").as_deref(), Some("1"));
+    let fp = host.paired_clients()[0].cert.fingerprint();
+    assert!(host.unpair_client(&fp).unwrap());
+    assert!(!host.unpair_client(&fp).unwrap());
+    let r = client.https_get(host.ports().https, "/serverinfo");
+    assert_eq!(r.status_code(), Some(401));
+    host.shutdown();
+    let host = start_host(dir.path(), |_| {});
+    assert!(host.paired_clients().is_empty(), "unpairing persisted");
     host.shutdown();
 }
 
@@ -508,5 +529,127 @@ fn app_process_exit_ends_the_session() {
         (Some(404), Some("0")),
         "unknown app"
     );
+    host.shutdown();
+}
+
+#[test]
+fn mandatory_encryption_refuses_plaintext_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start_host(dir.path(), |c| c.require_encryption = true);
+    let p = host.ports();
+    let mut client = Client::new("strict");
+    assert_eq!(
+        client.pair(&host, "2468", "2468", false).phase5_paired,
+        Some(true)
+    );
+    let key = [5u8; 16];
+    let r = client.https_get(
+        p.https,
+        &format!("/launch?{}", client.launch_query(DESKTOP, &key, 9, 0)),
+    );
+    assert_eq!(
+        (r.status_code(), r.el("gamesession").as_deref()),
+        (Some(403), Some("0"))
+    );
+    assert_eq!(host.current_app(), 0);
+    let r = client.https_get(
+        p.https,
+        &format!("/launch?{}", client.launch_query(DESKTOP, &key, 9, 1)),
+    );
+    let url = r.el("sessionUrl0").unwrap();
+    let mut rtsp = RtspClient::from_url(&url, &key);
+    let r = rtsp.request("DESCRIBE", "rtsp://x", &[], b"");
+    assert!(
+        r.body.contains("a=x-ss-general.encryptionRequested:7"),
+        "{}",
+        r.body
+    );
+    // C.3's body enables control v2 + audio only (5): refused with 403.
+    let r = rtsp.request("ANNOUNCE", "streamid=control/13/0", &[], &announce_body());
+    assert_eq!(r.status, 403);
+    let body = String::from_utf8(announce_body())
+        .unwrap()
+        .replace("encryptionEnabled:5", "encryptionEnabled:7");
+    let r = rtsp.request("ANNOUNCE", "streamid=control/13/0", &[], body.as_bytes());
+    assert_eq!(r.status, 200);
+    host.shutdown();
+}
+
+/// moonlight-embedded's stack: an OpenSSL-made client certificate (serial 0) for pairing,
+/// then curl (OpenSSL TLS) with that certificate on the HTTPS port. Skips when the
+/// `openssl` or `curl` command is missing.
+#[test]
+fn openssl_certificate_and_curl_client_interoperate() {
+    use std::process::Command;
+    let have = |cmd: &str| {
+        Command::new(cmd)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("curl") || Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("skipping: openssl or curl not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("client.key");
+    let cert = dir.path().join("client.pem");
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-days",
+            "3650",
+            "-set_serial",
+            "0",
+        ])
+        .args(["-subj", "/CN=NVIDIA GameStream Client", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    use rustls::pki_types::pem::PemObject;
+    let key_der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(&key)
+        .unwrap()
+        .secret_pkcs8_der()
+        .to_vec();
+    let host = start_host(&dir.path().join("state"), |_| {});
+    let p = host.ports();
+    let mut client = Client::from_parts("embedded-openssl", pem, key_der);
+    let o = client.pair(&host, "7777", "7777", true);
+    assert_eq!(o.phase5_paired, Some(true));
+    let curl = |path: &str| {
+        let out = Command::new("curl")
+            .args(["-sk", "--max-time", "10", "--cert"])
+            .arg(&cert)
+            .arg("--key")
+            .arg(&key)
+            .arg(format!("https://127.0.0.1:{}{path}", p.https))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let info = curl("/serverinfo?uniqueid=embedded-openssl&uuid=1");
+    assert!(info.contains("<PairStatus>1</PairStatus>"), "{info}");
+    let apps = curl("/applist?uniqueid=embedded-openssl");
+    assert!(apps.contains("<AppTitle>Desktop</AppTitle>"), "{apps}");
+    // Without the certificate: 401.
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10"])
+        .arg(format!("https://127.0.0.1:{}/serverinfo", p.https))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("status_code=\"401\""));
     host.shutdown();
 }

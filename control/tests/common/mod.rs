@@ -195,6 +195,11 @@ impl Client {
     pub fn new(uniqueid: &str) -> Self {
         let (pem, key_der) =
             pairing::generate_self_signed("NVIDIA GameStream Client", Some(&[0])).unwrap();
+        Self::from_parts(uniqueid, pem, key_der)
+    }
+
+    /// A client with a given certificate (PEM) and PKCS#8 key (DER).
+    pub fn from_parts(uniqueid: &str, pem: String, key_der: Vec<u8>) -> Self {
         let der = ClientCert::from_pem(pem.as_bytes()).unwrap().der().to_vec();
         let key = RsaKeyPair::from_pkcs8(&key_der).unwrap();
         Self {
@@ -246,12 +251,8 @@ impl Client {
         tls.write_all(&request_bytes(path_and_query))
             .map_err(|e| e.to_string())?;
         let mut raw = Vec::new();
-        match tls.read_to_end(&mut raw) {
-            Ok(_) => {}
-            // The host closes the TCP connection right after the reply.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-            Err(e) => return Err(e.to_string()),
-        }
+        // The host ends each response with close_notify: a clean EOF.
+        tls.read_to_end(&mut raw).map_err(|e| e.to_string())?;
         Ok(parse_http(&raw))
     }
 
