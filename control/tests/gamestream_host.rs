@@ -251,9 +251,23 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert_eq!(start.ports, p);
 
     // A plaintext request on an encrypted session is refused.
+    assert!(
+        rtsp.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+            .len()
+            > 24,
+        "still armed"
+    );
     let mut plain = RtspClient::from_url(&format!("rtsp://127.0.0.1:{}", p.rtsp), &rikey);
     let raw = plain.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n");
     assert!(raw.is_empty(), "no reply to plaintext on rtspenc");
+
+    // Once the control stream is bound, RTSP is closed for this session.
+    let taken = host.launch_session_connected().expect("pending session");
+    assert_eq!(taken.params.rikey, rikey);
+    assert!(
+        rtsp.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+            .is_empty()
+    );
 
     // Resume with corever=0: plaintext RTSP, new keys.
     let rikey2: [u8; 16] = rand::random();
