@@ -5,8 +5,10 @@
 //! - [`nvhttp`]: the HTTP/HTTPS API (§2): serverinfo, pair, unpair, applist, appasset,
 //!   launch, resume, cancel; paired clients persisted in a state directory.
 //! - [`rtsp`]: the RTSP server (§4) on top of `punktfunk_core::gamestream::rtsp`.
+//! - [`control_stream`]: the encrypted ENet control stream (§5).
 
 pub mod apps;
+pub mod control_stream;
 pub mod hex;
 pub mod host;
 pub mod nvhttp;
