@@ -87,8 +87,8 @@ pub struct ReassemblerConfig {
     pub shard_payload: usize,
     /// Welcome `max_data_per_block` K.
     pub max_data_per_block: usize,
-    /// Welcome `fec_scheme`. GF(2⁸) blocks are not repaired yet (they complete only when
-    /// every data shard arrives).
+    /// Welcome `fec_scheme`. GF(2⁸) is the nanors Cauchy code of `fec::gf8` (spec §5.4:
+    /// punktfunk's own hosts never send it, so it is unverified against its clients).
     pub fec_scheme: FecScheme,
     /// Largest AU accepted (`session_config`: 4 × bitrate/fps clamped to [8, 64] MiB).
     pub max_frame_bytes: usize,
