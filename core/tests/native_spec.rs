@@ -158,3 +158,48 @@ fn worked_example_reassembles_with_datagram_1_dropped() {
         assert!(r.poll_frame().is_none());
     }
 }
+
+/// Across AUs: seq and stream_seq run on per datagram, frame_index per AU; SOF marks each
+/// AU's first datagram and EOF its last; every packet has PIC; header fields match §5.2.
+#[test]
+fn counters_and_flags_across_frames() {
+    let mut s = sealer(1408, 8);
+    let mut out = DatagramBuf::new();
+    let lens = [0usize, 1, 1408, 1409, 20_000, 3000];
+    let mut expect_seq = 0u64;
+    for (n, &len) in lens.iter().enumerate() {
+        out.clear();
+        let au = test_frame(n as u32, len);
+        let sealed = s.seal_frame(&au, 1000 + n as u64, 5, 30, &mut out).unwrap();
+        assert_eq!(sealed.frame_index, n as u32);
+        assert_eq!(sealed.first_seq, expect_seq);
+        let last = out.len() - 1;
+        for (i, dg) in out.iter().enumerate() {
+            assert_eq!(u64::from_be_bytes(dg[..8].try_into().unwrap()), expect_seq);
+            let h = header_of(&open_with_rustcrypto(dg));
+            assert_eq!(u64::from(h.stream_seq), expect_seq);
+            assert_eq!(
+                (h.frame_index, h.pts_ns, h.user_flags),
+                (n as u32, 1000 + n as u64, 5)
+            );
+            assert_eq!(
+                (
+                    h.frame_bytes as usize,
+                    h.shard_bytes,
+                    h.version,
+                    h.fec_scheme
+                ),
+                (len, 1408, 1, 1)
+            );
+            let mut want = flags::PIC;
+            if i == 0 {
+                want |= flags::SOF;
+            }
+            if i == last {
+                want |= flags::EOF;
+            }
+            assert_eq!(h.flags, want, "frame {n} datagram {i}");
+            expect_seq += 1;
+        }
+    }
+}
