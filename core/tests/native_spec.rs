@@ -203,3 +203,59 @@ fn counters_and_flags_across_frames() {
         }
     }
 }
+
+/// The §4.3 Welcome example's data-plane fields, through `from_welcome`, seal §5.8's bytes
+/// and reassemble them; ChaCha20-Poly1305 (cipher 1) round-trips; unknown values are errors.
+#[test]
+fn configs_from_the_welcome() {
+    use punktfunk_core::native::control::Mode;
+    use punktfunk_core::native::control::handshake::WelcomeRepr;
+    use punktfunk_core::native::data::{
+        FrameSealer, Reassembler, ReassemblerConfig, SealerConfig, WelcomeError,
+    };
+    let mut w = WelcomeRepr::new(40000, Mode::new(1280, 720, 60), SPEC_KEY, SPEC_SALT);
+    w.fec_percent = 20;
+    let au = test_frame(7, 3000);
+    let mut s = FrameSealer::new(SealerConfig::from_welcome(&w).unwrap()).unwrap();
+    let mut out = DatagramBuf::new();
+    s.seal_frame(&au, SPEC_PTS, 5, w.fec_percent, &mut out)
+        .unwrap();
+    assert_eq!(
+        &out.get(0).unwrap()[1456..],
+        &hex("55eb7748216dcc304233062d06f5e3b7")[..]
+    );
+    let rc = ReassemblerConfig::from_welcome(&w).unwrap();
+    assert_eq!(rc.max_frame_bytes, 64 << 20, "bitrate 0 → 64 MiB");
+    let mut r = Reassembler::new(rc);
+    for dg in out.iter().skip(1) {
+        r.handle_datagram(dg).unwrap();
+    }
+    assert_eq!(r.poll_frame().unwrap().bytes(), &au[..]);
+
+    w.cipher = 1;
+    w.chacha_key = [0x33; 32];
+    let mut s = FrameSealer::new(SealerConfig::from_welcome(&w).unwrap()).unwrap();
+    let mut r = Reassembler::new(ReassemblerConfig::from_welcome(&w).unwrap());
+    out.clear();
+    s.seal_frame(&au, SPEC_PTS, 5, 20, &mut out).unwrap();
+    assert_ne!(
+        &out.get(0).unwrap()[1456..],
+        &hex("55eb7748216dcc304233062d06f5e3b7")[..]
+    );
+    for dg in out.iter().skip(1) {
+        r.handle_datagram(dg).unwrap();
+    }
+    assert_eq!(r.poll_frame().unwrap().bytes(), &au[..]);
+
+    w.cipher = 2;
+    assert_eq!(
+        SealerConfig::from_welcome(&w).unwrap_err(),
+        WelcomeError::UnknownCipher(2)
+    );
+    w.cipher = 0;
+    w.fec_scheme = 7;
+    assert_eq!(
+        ReassemblerConfig::from_welcome(&w).unwrap_err(),
+        WelcomeError::UnknownFecScheme(7)
+    );
+}
