@@ -158,12 +158,12 @@ fn line_rate(args: LineRate) {
     if wanted.contains(&"sim") {
         let rate = (args.sim_gbps * 1e9) as u64;
         let nic = sim::SimNic::new(64, rate).expect("simulated NIC");
-        rows.push(run(
-            format!("simulated NIC {} Gbit/s", args.sim_gbps),
-            nic,
-            &args,
-            None,
-        ));
+        let label = if rate == 0 {
+            "simulated NIC, unlimited".to_string()
+        } else {
+            format!("simulated NIC {} Gbit/s", args.sim_gbps)
+        };
+        rows.push(run(label, nic, &args, None));
     }
     let net = match punktfunk_testnet::available() {
         Ok(()) => Some(VethNet::create().expect("veth test network")),
