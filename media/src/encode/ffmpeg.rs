@@ -41,6 +41,7 @@ pub struct FfmpegEncoder {
     /// Next stream frame number (= pts); survives rebuilds.
     next_frame: u64,
     force_idr: bool,
+    last_convert: std::time::Duration,
     /// (pts, capture ts, source frame number, submit instant) of frames inside the encoder.
     in_flight: VecDeque<(i64, u64, u64, Instant)>,
 }
@@ -195,6 +196,7 @@ impl FfmpegEncoder {
             pkt: ff::Packet::empty(),
             next_frame: 0,
             force_idr: false,
+            last_convert: std::time::Duration::ZERO,
             in_flight: VecDeque::with_capacity(8),
         })
     }
@@ -212,6 +214,12 @@ impl FfmpegEncoder {
     /// Current configuration.
     pub fn config(&self) -> &EncoderConfig {
         &self.cfg
+    }
+
+    /// Time the last [`FfmpegEncoder::encode`] spent converting pixels (part of
+    /// `encode_time`).
+    pub fn last_conversion_time(&self) -> std::time::Duration {
+        self.last_convert
     }
 
     /// Makes the next encoded frame an IDR with parameter sets in front.
@@ -276,7 +284,9 @@ impl FfmpegEncoder {
         if (frame.width, frame.height) != (self.cfg.mode.width, self.cfg.mode.height) {
             self.set_mode(VideoMode::new(frame.width, frame.height, self.cfg.mode.fps))?;
         }
+        let tc = Instant::now();
         self.convert(frame)?;
+        self.last_convert = tc.elapsed();
         let pts = self.next_frame as i64;
         self.next_frame += 1;
         self.dst.set_pts(Some(pts));
