@@ -1,0 +1,366 @@
+//! End-to-end over loopback, host and client each on their own glommio executor thread:
+//! pairing (right PIN, wrong PIN), admission (unpaired, anonymous), and a bounded synthetic
+//! session with clock sync, runtime messages, input datagrams and every frame verified.
+//!
+//! Until core's punktfunk/1 frame sealer and reassembler are merged, the data plane here uses a
+//! plaintext chunking sealer defined in this test (the handshake, punch, pacing and control
+//! plane are the real ones).
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use punktfunk_control::client::{Ended, PairClient, PairOutcome, SessionClient, SessionParams};
+use punktfunk_control::dataplane::{
+    SYNTHETIC_AU_LEN, SealerFactory, VideoSealer, verify_synthetic_au,
+};
+use punktfunk_control::host::{HostConfig, HostState, HostStats, InputSink, handler_factory};
+use punktfunk_control::quic::Driver;
+use punktfunk_control::runtime::run_pinned;
+use punktfunk_control::state::StateDir;
+use punktfunk_control::tls::{Identity, PinVerify, client_config, server_config};
+use punktfunk_core::native::control::datagram::{InputEventRepr, input_kind};
+use punktfunk_core::native::control::message::{Message, ty};
+use punktfunk_core::native::control::pake::{Fingerprint, Pin};
+use punktfunk_core::native::control::{CloseCode, PUNCH, Wire};
+use punktfunk_core::slots::{DatagramBuf, DatagramSink};
+
+const CHUNK: usize = 1400;
+
+/// Test stand-in sealer: `u32 index ‖ u16 chunk ‖ u16 chunks ‖ payload`, plaintext.
+struct ChunkSealer {
+    index: u32,
+}
+
+impl VideoSealer for ChunkSealer {
+    fn seal(
+        &mut self,
+        au: &[u8],
+        _pts: u64,
+        _flags: u32,
+        _pct: u8,
+        out: &mut DatagramBuf,
+    ) -> Result<usize, String> {
+        let n = au.len().div_ceil(CHUNK);
+        for (i, c) in au.chunks(CHUNK).enumerate() {
+            let d = out.next_datagram(8 + c.len()).ok_or("sink full")?;
+            d[..4].copy_from_slice(&self.index.to_le_bytes());
+            d[4..6].copy_from_slice(&(i as u16).to_le_bytes());
+            d[6..8].copy_from_slice(&(n as u16).to_le_bytes());
+            d[8..].copy_from_slice(c);
+        }
+        self.index += 1;
+        Ok(n)
+    }
+}
+
+#[derive(Clone, Default)]
+struct RecordingInput(Arc<Mutex<Vec<InputEventRepr>>>);
+
+impl InputSink for RecordingInput {
+    fn input(&mut self, _client: Option<Fingerprint>, event: InputEventRepr) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+struct Host {
+    addr: SocketAddr,
+    fp: Fingerprint,
+    stop: Arc<AtomicBool>,
+    join: std::thread::JoinHandle<HostStats>,
+    input: RecordingInput,
+}
+
+fn start_host(dir: &std::path::Path, config: HostConfig, pin: &str) -> Host {
+    let (tx, rx) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let input = RecordingInput::default();
+    let (dir, stop2, input2, pin) = (
+        dir.to_path_buf(),
+        stop.clone(),
+        input.clone(),
+        Pin::parse(pin).unwrap(),
+    );
+    let join = std::thread::spawn(move || {
+        run_pinned("test-host", &[], move || async move {
+            let sd = StateDir::open(&dir).unwrap();
+            let (id, _) = sd.load_or_create_identity(&["localhost"]).unwrap();
+            let paired = sd.load_paired().unwrap();
+            let sealers: SealerFactory =
+                Rc::new(|_w| Ok(Box::new(ChunkSealer { index: 0 }) as Box<dyn VideoSealer>));
+            let state = HostState::new(
+                config,
+                id.fingerprint(),
+                paired,
+                Some(pin),
+                Box::new(|_| {}),
+                Box::new(input2),
+                sealers,
+            );
+            let sc = server_config(&id, Duration::from_secs(8)).unwrap();
+            let driver = Driver::server(
+                "127.0.0.1:0".parse().unwrap(),
+                sc,
+                handler_factory(state.clone()),
+                stop2,
+            )
+            .unwrap();
+            tx.send((driver.local_addr().unwrap(), id.fingerprint()))
+                .unwrap();
+            driver.run().await.unwrap();
+            state.borrow().stats
+        })
+        .unwrap()
+    });
+    let (addr, fp) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    Host {
+        addr,
+        fp,
+        stop,
+        join,
+        input,
+    }
+}
+
+impl Host {
+    fn stop(self) -> HostStats {
+        self.stop.store(true, Ordering::Relaxed);
+        self.join.join().unwrap()
+    }
+}
+
+fn pair(addr: SocketAddr, id: &Identity, pin: &str) -> PairOutcome {
+    let id = id.clone();
+    let pin = Pin::parse(pin).unwrap();
+    std::thread::spawn(move || {
+        run_pinned("test-pair", &[], move || async move {
+            let verifier = PinVerify::new(None);
+            let cfg = client_config(Some(&id), verifier.clone(), Duration::from_secs(8)).unwrap();
+            let mut d = Driver::client(
+                "0.0.0.0:0".parse().unwrap(),
+                Arc::new(AtomicBool::new(false)),
+            )
+            .unwrap();
+            let h = PairClient::new(pin, "e2e", id.fingerprint(), verifier);
+            let outcome = h.outcome.clone();
+            d.connect(cfg, addr, "punktfunk", Box::new(h)).unwrap();
+            glommio::timer::timeout(Duration::from_secs(20), async {
+                d.run().await.map_err(Into::into)
+            })
+            .await
+            .unwrap();
+            outcome.borrow().clone().expect("a pairing outcome")
+        })
+        .unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+struct SessionResult {
+    ended: Option<Ended>,
+    clock_rounds: u32,
+    frames_ok: u32,
+    frames_bad: u32,
+    received: Vec<(u8, Vec<u8>)>,
+}
+
+/// Connects, receives the synthetic stream until the host ends it (or `deadline`), sending a
+/// few runtime messages and input datagrams along the way.
+fn session(
+    addr: SocketAddr,
+    id: Option<&Identity>,
+    pin_host: Option<Fingerprint>,
+) -> SessionResult {
+    let id = id.cloned();
+    std::thread::spawn(move || {
+        run_pinned("test-session", &[], move || async move {
+            let verifier = PinVerify::new(pin_host);
+            let cfg = client_config(id.as_ref(), verifier, Duration::from_secs(8)).unwrap();
+            let mut d = Driver::client(
+                "0.0.0.0:0".parse().unwrap(),
+                Arc::new(AtomicBool::new(false)),
+            )
+            .unwrap();
+            let h = SessionClient::new(SessionParams::default());
+            let state = h.state.clone();
+            d.connect(cfg, addr, "punktfunk", Box::new(h)).unwrap();
+            let driver = glommio::spawn_local(d.run());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let mut receiver: Option<std::thread::JoinHandle<(u32, u32)>> = None;
+            let rx_stop = Arc::new(AtomicBool::new(false));
+            let mut sent_runtime = false;
+            while Instant::now() < deadline && state.borrow().ended.is_none() {
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                let mut st = state.borrow_mut();
+                if st.ready && receiver.is_none() {
+                    let sock = st.data_socket.take().unwrap();
+                    let dest = SocketAddr::new(addr.ip(), st.welcome.unwrap().udp_port);
+                    let frames = st.welcome.unwrap().frames;
+                    let stop = rx_stop.clone();
+                    receiver = Some(std::thread::spawn(move || {
+                        receive(sock, dest, frames, stop)
+                    }));
+                }
+                if st.ready && !sent_runtime {
+                    sent_runtime = true;
+                    for m in [
+                        Message::RequestKeyframe,
+                        Message::LossReport { loss_ppm: 20_000 },
+                        Message::SetBitrate { kbps: 20_000 },
+                        Message::ClockProbe { t1_ns: 42 },
+                        Message::Other {
+                            ty: 0x77,
+                            body: b"future message",
+                        },
+                    ] {
+                        let mut b = vec![0u8; m.buffer_len()];
+                        m.emit(&mut b).unwrap();
+                        st.outbox.push_back(b);
+                    }
+                    let ev = InputEventRepr {
+                        kind: input_kind::KEY_DOWN,
+                        code: 0x41,
+                        x: 0,
+                        y: 0,
+                        flags: 0,
+                    };
+                    let mut b = vec![0u8; 18];
+                    ev.emit(&mut b).unwrap();
+                    st.datagrams.push_back(b);
+                }
+            }
+            rx_stop.store(true, Ordering::Relaxed);
+            let (frames_ok, frames_bad) = receiver.map(|r| r.join().unwrap()).unwrap_or((0, 0));
+            if state.borrow().ended.is_none() {
+                state.borrow_mut().quit = Some(CloseCode::CLIENT_QUIT);
+            }
+            driver.await.unwrap();
+            let st = state.borrow();
+            SessionResult {
+                ended: st.ended.clone(),
+                clock_rounds: st.clock_rounds,
+                frames_ok,
+                frames_bad,
+                received: st.received.clone(),
+            }
+        })
+        .unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Punches, then reassembles chunked AUs; returns (verified, corrupt) frame counts.
+fn receive(sock: UdpSocket, dest: SocketAddr, frames: u32, stop: Arc<AtomicBool>) -> (u32, u32) {
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut partial: HashMap<u32, (Vec<u8>, u16)> = HashMap::new();
+    let (mut ok, mut bad) = (0u32, 0u32);
+    let mut buf = [0u8; 2048];
+    let mut last_punch = Instant::now() - Duration::from_secs(1);
+    while !stop.load(Ordering::Relaxed) && ok + bad < frames {
+        if last_punch.elapsed() >= Duration::from_millis(200) {
+            sock.send_to(PUNCH, dest).unwrap();
+            last_punch = Instant::now();
+        }
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        assert_eq!(from, dest, "video must come from the announced data port");
+        let d = &buf[..n];
+        let idx = u32::from_le_bytes(d[..4].try_into().unwrap());
+        let chunk = u16::from_le_bytes([d[4], d[5]]) as usize;
+        let count = u16::from_le_bytes([d[6], d[7]]);
+        let e = partial
+            .entry(idx)
+            .or_insert_with(|| (vec![0u8; SYNTHETIC_AU_LEN], 0));
+        let at = chunk * CHUNK;
+        e.0[at..at + n - 8].copy_from_slice(&d[8..]);
+        e.1 += 1;
+        if e.1 == count {
+            let (au, _) = partial.remove(&idx).unwrap();
+            if verify_synthetic_au(&au) == Some(idx) {
+                ok += 1
+            } else {
+                bad += 1
+            }
+        }
+    }
+    (ok, bad)
+}
+
+#[test]
+fn pairing_admission_and_synthetic_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = HostConfig {
+        frames: 30,
+        ..HostConfig::default()
+    };
+    let host = start_host(tmp.path(), cfg, "4321");
+    let client = Identity::generate(&["punktfunk-client"]).unwrap();
+
+    // Unpaired client: refused with 0x64; anonymous client: 0x63.
+    let r = session(host.addr, Some(&client), None);
+    assert!(
+        matches!(r.ended, Some(Ended::ByHost(CloseCode::DENIED, _))),
+        "{:?}",
+        r.ended
+    );
+    let r = session(host.addr, None, None);
+    assert!(
+        matches!(
+            r.ended,
+            Some(Ended::ByHost(CloseCode::IDENTITY_REQUIRED, _))
+        ),
+        "{:?}",
+        r.ended
+    );
+
+    // Wrong PIN: the client detects it and sends no proof.
+    assert_eq!(pair(host.addr, &client, "1234"), PairOutcome::WrongPin);
+    // Within the 2 s cooldown the host rate-limits.
+    match pair(host.addr, &client, "4321") {
+        PairOutcome::Ended(Ended::ByHost(CloseCode::PAIRING_RATE_LIMITED, _)) => {}
+        other => panic!("expected rate limiting, got {other:?}"),
+    }
+    std::thread::sleep(Duration::from_millis(2100));
+    // Right PIN pairs, and the client learns the host's real fingerprint.
+    assert_eq!(
+        pair(host.addr, &client, "4321"),
+        PairOutcome::Paired(host.fp)
+    );
+    let paired = StateDir::open(tmp.path()).unwrap().load_paired().unwrap();
+    assert!(paired.contains(&client.fingerprint()));
+
+    // A pinned session: 30 synthetic frames, all intact; the host ends it with code 0.
+    let r = session(host.addr, Some(&client), Some(host.fp));
+    assert_eq!(r.clock_rounds, 8);
+    assert_eq!((r.frames_ok, r.frames_bad), (30, 0));
+    assert!(
+        matches!(r.ended, Some(Ended::ByHost(CloseCode::NORMAL, _))),
+        "{:?}",
+        r.ended
+    );
+    let types: Vec<u8> = r.received.iter().map(|(t, _)| *t).collect();
+    assert!(types.contains(&ty::BITRATE_CHANGED), "{types:?}");
+    assert!(types.contains(&ty::CLOCK_ECHO), "{types:?}");
+    let echo = r
+        .received
+        .iter()
+        .find(|(t, _)| *t == ty::CLOCK_ECHO)
+        .unwrap();
+    assert_eq!(&echo.1[1..9], &42u64.to_le_bytes());
+
+    let input = host.input.0.lock().unwrap().clone();
+    let stats = host.stop();
+    assert_eq!(input.len(), 1);
+    assert_eq!(input[0].code, 0x41);
+    assert_eq!(stats.paired, 1);
+    assert_eq!(stats.pair_failures, 2);
+    assert_eq!(stats.refused, 2);
+    assert_eq!(stats.sessions, 1);
+}
