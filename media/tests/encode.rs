@@ -273,3 +273,48 @@ fn pipeline_threads_deliver_stamped_frames_and_obey_control() {
         |f| idr_with_parameter_sets(Codec::H264, &f.bytes) == (f.frame_type == FrameType::Idr)
     ));
 }
+
+#[test]
+fn slices_when_asked() {
+    use punktfunk_media::encode::annexb::{NalKind, nal_kind, nal_units};
+    for (name, codec) in [("libx264", Codec::H264), ("libx265", Codec::Hevc)] {
+        let mut cfg = EncoderConfig::new(codec, MODE, 4_000_000);
+        cfg.slices = 4;
+        let Some(mut enc) = open(name, &cfg) else {
+            continue;
+        };
+        let (mut src, clock) = source(MODE);
+        let frames = run(&mut enc, &mut src, &clock, 3, |_, _, _| {});
+        for (i, f) in frames.iter().enumerate() {
+            let slices = nal_units(&f.bytes)
+                .filter(|n| matches!(nal_kind(codec, n), NalKind::Idr | NalKind::Slice))
+                .count();
+            assert_eq!(slices, 4, "{name} frame {i}");
+        }
+        check_stamps(codec, &frames, 1_000_000_000);
+    }
+}
+
+#[test]
+fn av1_forced_key_frame() {
+    let cfg = EncoderConfig::new(Codec::Av1, MODE, 2_000_000);
+    let Some(mut enc) = open("libsvtav1", &cfg) else {
+        return;
+    };
+    let (mut src, clock) = source(MODE);
+    let frames = run(&mut enc, &mut src, &clock, 10, |i, e, _| {
+        if i == 5 {
+            e.request_idr();
+        }
+    });
+    let keys: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.frame_type == FrameType::Idr)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(keys, vec![0, 5]);
+    // FFmpeg 5.1's SVT-AV1 ignores forced key frames: the encoder is flushed and rebuilt,
+    // and no frame is lost or reordered on the way.
+    check_stamps(Codec::Av1, &frames, 1_000_000_000);
+}
