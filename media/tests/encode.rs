@@ -318,3 +318,21 @@ fn av1_forced_key_frame() {
     // and no frame is lost or reordered on the way.
     check_stamps(Codec::Av1, &frames, 1_000_000_000);
 }
+
+#[test]
+fn reference_frame_limit_is_in_the_sps() {
+    use punktfunk_media::encode::annexb::{h264_max_num_ref_frames, nal_units};
+    for refs in [1u32, 3] {
+        let mut cfg = EncoderConfig::new(Codec::H264, MODE, 2_000_000);
+        cfg.max_ref_frames = Some(refs);
+        let Some(mut enc) = open("libx264", &cfg) else {
+            return;
+        };
+        let (mut src, clock) = source(MODE);
+        let frames = run(&mut enc, &mut src, &clock, 2, |_, _, _| {});
+        let sps = nal_units(&frames[0].bytes)
+            .find_map(h264_max_num_ref_frames)
+            .expect("SPS in the IDR");
+        assert_eq!(sps, refs);
+    }
+}
