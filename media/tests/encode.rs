@@ -336,3 +336,28 @@ fn reference_frame_limit_is_in_the_sps() {
         assert_eq!(sps, refs);
     }
 }
+
+#[test]
+fn intra_refresh_mode_encodes_without_periodic_idrs() {
+    let mut cfg = EncoderConfig::new(Codec::H264, MODE, 4_000_000);
+    cfg.intra_refresh = true;
+    let Some(mut enc) = open("libx264", &cfg) else {
+        return;
+    };
+    let (mut src, clock) = source(MODE);
+    let frames = run(&mut enc, &mut src, &clock, 90, |i, e, _| {
+        if i == 70 {
+            e.request_idr();
+        }
+    });
+    let keys: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.frame_type == FrameType::Idr)
+        .map(|(i, _)| i)
+        .collect();
+    // Only the start and the requested refresh are IDRs; the rest refresh column by column.
+    assert_eq!(keys, vec![0, 70]);
+    assert!(idr_with_parameter_sets(Codec::H264, &frames[70].bytes));
+    check_stamps(Codec::H264, &frames, 1_000_000_000);
+}
