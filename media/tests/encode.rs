@@ -383,7 +383,6 @@ fn encoder_thread_applies_bitrate_and_mode_between_frames_and_drops_when_full() 
             src.next_frame(&mut f).unwrap();
             clock.advance(16_666_667);
             // Wait for room instead of dropping: this test wants every frame.
-            let mut f = f;
             loop {
                 match th.submit(f) {
                     Ok(()) => break,
