@@ -13,15 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use punktfunk_control::client::{Ended, PairClient, PairOutcome, SessionClient, SessionParams};
-use punktfunk_control::dataplane::{
+use punktfunk_control::native::client::{Ended, PairClient, PairOutcome, SessionClient, SessionParams};
+use punktfunk_control::native::dataplane::{
     SYNTHETIC_AU_LEN, SealerFactory, VideoSealer, verify_synthetic_au,
 };
-use punktfunk_control::host::{HostConfig, HostState, HostStats, InputSink, handler_factory};
+use punktfunk_control::native::host::{HostConfig, HostState, HostStats, InputSink, handler_factory};
 use punktfunk_control::quic::Driver;
 use punktfunk_control::runtime::run_pinned;
-use punktfunk_control::state::StateDir;
-use punktfunk_control::tls::{Identity, PinVerify, client_config, server_config};
+use punktfunk_control::native::state::StateDir;
+use punktfunk_control::native::tls::{Identity, PinVerify, client_config, server_config};
 use punktfunk_core::native::control::datagram::{InputEventRepr, input_kind};
 use punktfunk_core::native::control::message::{Message, ty};
 use punktfunk_core::native::control::pake::{Fingerprint, Pin};

@@ -9,5 +9,8 @@
 
 pub mod crypto;
 pub mod fec;
+pub mod gamestream;
+pub mod input;
 pub mod native;
+pub mod pacing;
 pub mod slots;

@@ -45,7 +45,7 @@ pub fn decrypt(
     ciphertext: &[u8],
     out: &mut [u8],
 ) -> Result<usize, CryptoError> {
-    if ciphertext.is_empty() || ciphertext.len() % BLOCK_LEN != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(BLOCK_LEN) {
         return Err(CryptoError::Padding);
     }
     if out.len() < ciphertext.len() {

@@ -16,7 +16,7 @@ fn check_shape(k: usize, m: usize, shard_len: usize) -> Result<(), FecError> {
     if k == 0 || m == 0 || k + m > MAX_TOTAL_SHARDS || !ReedSolomonEncoder::supports(k, m) {
         return Err(FecError::Shape { data: k, parity: m });
     }
-    if shard_len == 0 || shard_len % 2 != 0 {
+    if shard_len == 0 || !shard_len.is_multiple_of(2) {
         return Err(FecError::ShardLen {
             got: shard_len,
             want: shard_len + (shard_len % 2),

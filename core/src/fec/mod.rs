@@ -1,13 +1,14 @@
 //! Reed-Solomon erasure codes.
 //!
 //! - [`gf16`]: GF(2¹⁶) through `reed-solomon-simd`, for punktfunk/1 (blocks up to 65535 shards).
-//! - `gf8`: GF(2⁸) byte-exact with nanors, the code of Moonlight and Sunshine (GameStream video
+//! - [`gf8`]: GF(2⁸) byte-exact with nanors, the code of Moonlight and Sunshine (GameStream video
 //!   and audio; punktfunk/1's optional scheme 0).
 //!
 //! Encoders and decoders are built once per shape and reused: nothing allocates per frame
 //! once a shape has been seen.
 
 pub mod gf16;
+pub mod gf8;
 
 /// Errors from encoding or decoding.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +40,10 @@ pub enum FecError {
         /// Shards needed (the data count).
         need: usize,
     },
+    /// The decoding matrix for the received shards is singular (only possible with a
+    /// non-MDS matrix such as a fixed one; never for the Cauchy codes).
+    #[error("the received shards do not determine the data (singular matrix)")]
+    Singular,
     /// The wrong number of shards was given to the encoder.
     #[error("expected {want} data shards, got {got}")]
     ShardCount {

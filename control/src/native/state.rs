@@ -13,7 +13,7 @@ use punktfunk_core::native::control::pake::Fingerprint;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::tls::{Identity, TlsError};
+use crate::native::tls::{Identity, TlsError};
 
 /// Host certificate file name.
 pub const CERT_FILE: &str = "native-cert.pem";

@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use crate::dataplane::{SealerFactory, VideoSealer};
+use crate::native::dataplane::{SealerFactory, VideoSealer};
 
 /// The factory the host uses for real sessions.
 pub fn native_sealer_factory() -> SealerFactory {

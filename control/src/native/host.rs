@@ -25,11 +25,11 @@ use punktfunk_core::native::control::{CloseCode, MAGIC_HANDSHAKE, Mode, WIRE_VER
 use quinn_proto::{Connection, Event, VarInt};
 use tracing::{debug, error, info};
 
-use crate::dataplane::{AdaptiveFec, DataPlane, SealerFactory, SessionShared, realtime_ns};
+use crate::native::dataplane::{AdaptiveFec, DataPlane, SealerFactory, SessionShared, realtime_ns};
 use crate::quic::{ConnHandler, HandlerFactory};
-use crate::state::PairedStore;
-use crate::stream::ControlStream;
-use crate::tls::peer_fingerprint;
+use crate::native::state::PairedStore;
+use crate::native::stream::ControlStream;
+use crate::native::tls::peer_fingerprint;
 
 /// The host's handshake budget (§4.1).
 pub const HANDSHAKE_BUDGET: Duration = Duration::from_secs(10);
