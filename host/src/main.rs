@@ -10,11 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use punktfunk_control::native::host::{HostConfig, HostState, LogInput, handler_factory};
-use punktfunk_control::quic::Driver;
-use punktfunk_control::runtime::run_pinned;
 use punktfunk_control::native::sealer::native_sealer_factory;
 use punktfunk_control::native::state::StateDir;
 use punktfunk_control::native::tls::server_config;
+use punktfunk_control::quic::Driver;
+use punktfunk_control::runtime::run_pinned;
 use punktfunk_core::native::control::pake::Pin;
 use tracing::{info, warn};
 

@@ -17,9 +17,9 @@ use quinn_proto::{Connection, ConnectionError, Event, VarInt};
 use tracing::{debug, info};
 
 use crate::native::dataplane::realtime_ns;
-use crate::quic::ConnHandler;
 use crate::native::stream::ControlStream;
 use crate::native::tls::PinVerify;
+use crate::quic::ConnHandler;
 
 /// How a connection ended, as the client saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

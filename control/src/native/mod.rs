@@ -5,12 +5,14 @@
 //! * [`stream`]: the framed control stream;
 //! * [`host`]: the host: pairing ceremony and sessions;
 //! * [`dataplane`]: the per-session video sender (hole punch, pacing, synthetic source);
+//! * [`receiver`]: the client's video receiver (punch, recvmmsg, reassembly, verification);
 //! * [`sealer`]: core's frame sealer behind the data plane's sealer trait;
 //! * [`client`]: the reference-client side of pairing and session setup.
 
 pub mod client;
 pub mod dataplane;
 pub mod host;
+pub mod receiver;
 pub mod sealer;
 pub mod state;
 pub mod stream;
