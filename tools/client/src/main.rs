@@ -207,14 +207,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn resolve(host: &str) -> anyhow::Result<SocketAddr> {
-    let with_port =
-        if host.contains(':') && !host.starts_with('[') && host.matches(':').count() == 1 {
-            host.to_string()
-        } else if host.starts_with('[') && host.contains("]:") {
-            host.to_string()
-        } else {
-            format!("{host}:{DEFAULT_PORT}")
-        };
+    let has_port = host.matches(':').count() == 1 || (host.starts_with('[') && host.contains("]:"));
+    let with_port = if has_port {
+        host.to_string()
+    } else {
+        format!("{host}:{DEFAULT_PORT}")
+    };
     with_port
         .to_socket_addrs()?
         .find(SocketAddr::is_ipv4)
@@ -343,11 +341,9 @@ fn session(
                         let b = loss_base.reassembly;
                         let recovered = r.shards_recovered - b.shards_recovered;
                         let received = r.datagrams_ok - b.datagrams_ok;
-                        let mut ppm = if received + recovered == 0 {
-                            0
-                        } else {
-                            (recovered * 1_000_000 / (received + recovered)) as u32
-                        };
+                        let mut ppm = (recovered * 1_000_000)
+                            .checked_div(received + recovered)
+                            .unwrap_or(0) as u32;
                         if r.frames_lost > b.frames_lost {
                             ppm += 50_000;
                         }
