@@ -1,61 +1,30 @@
 //! End-to-end over loopback, host and client each on their own glommio executor thread:
 //! pairing (right PIN, wrong PIN), admission (unpaired, anonymous), and a bounded synthetic
 //! session with clock sync, runtime messages, input datagrams and every frame verified.
-//!
-//! Until core's punktfunk/1 frame sealer and reassembler are merged, the data plane here uses a
-//! plaintext chunking sealer defined in this test (the handshake, punch, pacing and control
-//! plane are the real ones).
+//! The data plane is the real one: core's frame sealer (AES-128-GCM, GF(2¹⁶) FEC) on the host,
+//! `recvmmsg` + core's reassembler on the client, every AU checked against the §5.7 pattern.
 
-use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
-use std::rc::Rc;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use punktfunk_control::client::{Ended, PairClient, PairOutcome, SessionClient, SessionParams};
-use punktfunk_control::dataplane::{
-    SYNTHETIC_AU_LEN, SealerFactory, VideoSealer, verify_synthetic_au,
+use punktfunk_control::native::client::{
+    Ended, PairClient, PairOutcome, SessionClient, SessionParams,
 };
-use punktfunk_control::host::{HostConfig, HostState, HostStats, InputSink, handler_factory};
+use punktfunk_control::native::host::{
+    HostConfig, HostState, HostStats, InputSink, handler_factory,
+};
+use punktfunk_control::native::receiver::{ReceiverStats, VideoReceiver};
+use punktfunk_control::native::sealer::native_sealer_factory;
+use punktfunk_control::native::state::StateDir;
+use punktfunk_control::native::tls::{Identity, PinVerify, client_config, server_config};
 use punktfunk_control::quic::Driver;
 use punktfunk_control::runtime::run_pinned;
-use punktfunk_control::state::StateDir;
-use punktfunk_control::tls::{Identity, PinVerify, client_config, server_config};
 use punktfunk_core::native::control::datagram::{InputEventRepr, input_kind};
 use punktfunk_core::native::control::message::{Message, ty};
 use punktfunk_core::native::control::pake::{Fingerprint, Pin};
-use punktfunk_core::native::control::{CloseCode, PUNCH, Wire};
-use punktfunk_core::slots::{DatagramBuf, DatagramSink};
-
-const CHUNK: usize = 1400;
-
-/// Test stand-in sealer: `u32 index ‖ u16 chunk ‖ u16 chunks ‖ payload`, plaintext.
-struct ChunkSealer {
-    index: u32,
-}
-
-impl VideoSealer for ChunkSealer {
-    fn seal(
-        &mut self,
-        au: &[u8],
-        _pts: u64,
-        _flags: u32,
-        _pct: u8,
-        out: &mut DatagramBuf,
-    ) -> Result<usize, String> {
-        let n = au.len().div_ceil(CHUNK);
-        for (i, c) in au.chunks(CHUNK).enumerate() {
-            let d = out.next_datagram(8 + c.len()).ok_or("sink full")?;
-            d[..4].copy_from_slice(&self.index.to_le_bytes());
-            d[4..6].copy_from_slice(&(i as u16).to_le_bytes());
-            d[6..8].copy_from_slice(&(n as u16).to_le_bytes());
-            d[8..].copy_from_slice(c);
-        }
-        self.index += 1;
-        Ok(n)
-    }
-}
+use punktfunk_core::native::control::{CloseCode, Wire};
 
 #[derive(Clone, Default)]
 struct RecordingInput(Arc<Mutex<Vec<InputEventRepr>>>);
@@ -89,8 +58,7 @@ fn start_host(dir: &std::path::Path, config: HostConfig, pin: &str) -> Host {
             let sd = StateDir::open(&dir).unwrap();
             let (id, _) = sd.load_or_create_identity(&["localhost"]).unwrap();
             let paired = sd.load_paired().unwrap();
-            let sealers: SealerFactory =
-                Rc::new(|_w| Ok(Box::new(ChunkSealer { index: 0 }) as Box<dyn VideoSealer>));
+            let sealers = native_sealer_factory();
             let state = HostState::new(
                 config,
                 id.fingerprint(),
@@ -163,8 +131,7 @@ fn pair(addr: SocketAddr, id: &Identity, pin: &str) -> PairOutcome {
 struct SessionResult {
     ended: Option<Ended>,
     clock_rounds: u32,
-    frames_ok: u32,
-    frames_bad: u32,
+    video: ReceiverStats,
     received: Vec<(u8, Vec<u8>)>,
 }
 
@@ -190,7 +157,7 @@ fn session(
             d.connect(cfg, addr, "punktfunk", Box::new(h)).unwrap();
             let driver = glommio::spawn_local(d.run());
             let deadline = Instant::now() + Duration::from_secs(30);
-            let mut receiver: Option<std::thread::JoinHandle<(u32, u32)>> = None;
+            let mut receiver: Option<std::thread::JoinHandle<ReceiverStats>> = None;
             let rx_stop = Arc::new(AtomicBool::new(false));
             let mut sent_runtime = false;
             while Instant::now() < deadline && state.borrow().ended.is_none() {
@@ -199,10 +166,14 @@ fn session(
                 if st.ready && receiver.is_none() {
                     let sock = st.data_socket.take().unwrap();
                     let dest = SocketAddr::new(addr.ip(), st.welcome.unwrap().udp_port);
-                    let frames = st.welcome.unwrap().frames;
+                    let welcome = st.welcome.unwrap();
                     let stop = rx_stop.clone();
                     receiver = Some(std::thread::spawn(move || {
-                        receive(sock, dest, frames, stop)
+                        let mut rx = VideoReceiver::new(sock, dest, &welcome, true).unwrap();
+                        while !stop.load(Ordering::Relaxed) {
+                            rx.poll(Duration::from_millis(50), |_| {}).unwrap();
+                        }
+                        rx.stats()
                     }));
                 }
                 if st.ready && !sent_runtime {
@@ -234,7 +205,7 @@ fn session(
                 }
             }
             rx_stop.store(true, Ordering::Relaxed);
-            let (frames_ok, frames_bad) = receiver.map(|r| r.join().unwrap()).unwrap_or((0, 0));
+            let video = receiver.map(|r| r.join().unwrap()).unwrap_or_default();
             if state.borrow().ended.is_none() {
                 state.borrow_mut().quit = Some(CloseCode::CLIENT_QUIT);
             }
@@ -243,8 +214,7 @@ fn session(
             SessionResult {
                 ended: st.ended.clone(),
                 clock_rounds: st.clock_rounds,
-                frames_ok,
-                frames_bad,
+                video,
                 received: st.received.clone(),
             }
         })
@@ -252,45 +222,6 @@ fn session(
     })
     .join()
     .unwrap()
-}
-
-/// Punches, then reassembles chunked AUs; returns (verified, corrupt) frame counts.
-fn receive(sock: UdpSocket, dest: SocketAddr, frames: u32, stop: Arc<AtomicBool>) -> (u32, u32) {
-    sock.set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    let mut partial: HashMap<u32, (Vec<u8>, u16)> = HashMap::new();
-    let (mut ok, mut bad) = (0u32, 0u32);
-    let mut buf = [0u8; 2048];
-    let mut last_punch = Instant::now() - Duration::from_secs(1);
-    while !stop.load(Ordering::Relaxed) && ok + bad < frames {
-        if last_punch.elapsed() >= Duration::from_millis(200) {
-            sock.send_to(PUNCH, dest).unwrap();
-            last_punch = Instant::now();
-        }
-        let Ok((n, from)) = sock.recv_from(&mut buf) else {
-            continue;
-        };
-        assert_eq!(from, dest, "video must come from the announced data port");
-        let d = &buf[..n];
-        let idx = u32::from_le_bytes(d[..4].try_into().unwrap());
-        let chunk = u16::from_le_bytes([d[4], d[5]]) as usize;
-        let count = u16::from_le_bytes([d[6], d[7]]);
-        let e = partial
-            .entry(idx)
-            .or_insert_with(|| (vec![0u8; SYNTHETIC_AU_LEN], 0));
-        let at = chunk * CHUNK;
-        e.0[at..at + n - 8].copy_from_slice(&d[8..]);
-        e.1 += 1;
-        if e.1 == count {
-            let (au, _) = partial.remove(&idx).unwrap();
-            if verify_synthetic_au(&au) == Some(idx) {
-                ok += 1
-            } else {
-                bad += 1
-            }
-        }
-    }
-    (ok, bad)
 }
 
 #[test]
@@ -339,7 +270,16 @@ fn pairing_admission_and_synthetic_session() {
     // A pinned session: 30 synthetic frames, all intact; the host ends it with code 0.
     let r = session(host.addr, Some(&client), Some(host.fp));
     assert_eq!(r.clock_rounds, 8);
-    assert_eq!((r.frames_ok, r.frames_bad), (30, 0));
+    assert_eq!(
+        (r.video.verified, r.video.corrupt),
+        (30, 0),
+        "{:?}",
+        r.video
+    );
+    assert_eq!(r.video.reassembly.frames_complete, 30);
+    assert_eq!(r.video.reassembly.datagrams_bad, 0);
+    // AU 0 and the AU after the keyframe request are recovery points.
+    assert!(r.video.recovery_points >= 2, "{:?}", r.video);
     assert!(
         matches!(r.ended, Some(Ended::ByHost(CloseCode::NORMAL, _))),
         "{:?}",

@@ -251,9 +251,23 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert_eq!(start.ports, p);
 
     // A plaintext request on an encrypted session is refused.
+    assert!(
+        rtsp.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+            .len()
+            > 24,
+        "still armed"
+    );
     let mut plain = RtspClient::from_url(&format!("rtsp://127.0.0.1:{}", p.rtsp), &rikey);
     let raw = plain.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n");
     assert!(raw.is_empty(), "no reply to plaintext on rtspenc");
+
+    // Once the control stream is bound, RTSP is closed for this session.
+    let taken = host.launch_session_connected().expect("pending session");
+    assert_eq!(taken.params.rikey, rikey);
+    assert!(
+        rtsp.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+            .is_empty()
+    );
 
     // Resume with corever=0: plaintext RTSP, new keys.
     let rikey2: [u8; 16] = rand::random();
@@ -575,81 +589,115 @@ fn mandatory_encryption_refuses_plaintext_clients() {
     host.shutdown();
 }
 
-/// moonlight-embedded's stack: an OpenSSL-made client certificate (serial 0) for pairing,
-/// then curl (OpenSSL TLS) with that certificate on the HTTPS port. Skips when the
-/// `openssl` or `curl` command is missing.
+/// moonlight-embedded's stack: an OpenSSL-made client certificate (serial 0; X.509 v3 as
+/// `req -x509` makes it, and v1 as `x509 -req` makes it) for pairing, then curl (OpenSSL
+/// TLS) with that certificate on the HTTPS port. Skips when `openssl` or `curl` is missing.
 #[test]
-fn openssl_certificate_and_curl_client_interoperate() {
+fn openssl_certificates_and_curl_client_interoperate() {
     use std::process::Command;
-    let have = |cmd: &str| {
+    let have = |cmd: &str, arg: &str| {
         Command::new(cmd)
-            .arg("--version")
+            .arg(arg)
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    if !have("curl") || Command::new("openssl").arg("version").output().is_err() {
+    if !have("curl", "--version") || !have("openssl", "version") {
         eprintln!("skipping: openssl or curl not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("client.key");
-    let cert = dir.path().join("client.pem");
-    let ok = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-sha256",
-            "-days",
-            "3650",
-            "-set_serial",
-            "0",
-        ])
-        .args(["-subj", "/CN=NVIDIA GameStream Client", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let pem = std::fs::read_to_string(&cert).unwrap();
-    use rustls::pki_types::pem::PemObject;
-    let key_der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(&key)
-        .unwrap()
-        .secret_pkcs8_der()
-        .to_vec();
     let host = start_host(&dir.path().join("state"), |_| {});
     let p = host.ports();
-    let mut client = Client::from_parts("embedded-openssl", pem, key_der);
-    let o = client.pair(&host, "7777", "7777", true);
-    assert_eq!(o.phase5_paired, Some(true));
-    let curl = |path: &str| {
-        let out = Command::new("curl")
-            .args(["-sk", "--max-time", "10", "--cert"])
-            .arg(&cert)
-            .arg("--key")
-            .arg(&key)
-            .arg(format!("https://127.0.0.1:{}{path}", p.https))
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir.path())
+            .args(args)
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    let info = curl("/serverinfo?uniqueid=embedded-openssl&uuid=1");
-    assert!(info.contains("<PairStatus>1</PairStatus>"), "{info}");
-    let apps = curl("/applist?uniqueid=embedded-openssl");
-    assert!(apps.contains("<AppTitle>Desktop</AppTitle>"), "{apps}");
-    // Without the certificate: 401.
-    let out = Command::new("curl")
-        .args(["-sk", "--max-time", "10"])
-        .arg(format!("https://127.0.0.1:{}/serverinfo", p.https))
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("status_code=\"401\""));
+    let subj = "/CN=NVIDIA GameStream Client";
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-sha256",
+        "-days",
+        "3650",
+        "-set_serial",
+        "0",
+        "-subj",
+        subj,
+        "-keyout",
+        "v3.key",
+        "-out",
+        "v3.pem",
+    ]);
+    run(&[
+        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", subj, "-keyout", "v1.key", "-out",
+        "v1.csr",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "v1.csr",
+        "-signkey",
+        "v1.key",
+        "-days",
+        "3650",
+        "-set_serial",
+        "0",
+        "-sha256",
+        "-out",
+        "v1.pem",
+    ]);
+    for (i, name) in ["v3", "v1"].into_iter().enumerate() {
+        let cert = dir.path().join(format!("{name}.pem"));
+        let key = dir.path().join(format!("{name}.key"));
+        let pem = std::fs::read_to_string(&cert).unwrap();
+        use rustls::pki_types::pem::PemObject;
+        let key_der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(&key)
+            .unwrap()
+            .secret_pkcs8_der()
+            .to_vec();
+        let mut client = Client::from_parts(&format!("openssl-{name}"), pem, key_der);
+        client.curl_identity = Some((cert.clone(), key.clone()));
+        let o = client.pair(&host, "7777", "7777", true);
+        assert_eq!(o.phase5_paired, Some(true), "{name}");
+        assert_eq!(host.paired_clients().len(), i + 1);
+        let curl = |path: &str, with_cert: bool| {
+            let mut c = Command::new("curl");
+            c.args(["-sk", "--max-time", "10"]);
+            if with_cert {
+                c.arg("--cert").arg(&cert).arg("--key").arg(&key);
+            }
+            let out = c
+                .arg(format!("https://127.0.0.1:{}{path}", p.https))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let info = curl("/serverinfo?uniqueid=embedded&uuid=1", true);
+        assert!(
+            info.contains("<PairStatus>1</PairStatus>"),
+            "{name}: {info}"
+        );
+        let apps = curl("/applist?uniqueid=embedded", true);
+        assert!(
+            apps.contains("<AppTitle>Desktop</AppTitle>"),
+            "{name}: {apps}"
+        );
+        assert!(
+            curl("/serverinfo", false).contains("status_code=\"401\""),
+            "without a certificate"
+        );
+    }
     host.shutdown();
 }

@@ -100,6 +100,9 @@ pub struct PacerStats {
 /// What a TC program returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TcAction {
+    /// `TC_ACT_UNSPEC` (-1): no verdict; the next TCX program or filter runs, and without
+    /// one the packet goes on. What `tc_pace` always returns.
+    Continue,
     /// `TC_ACT_OK` (0): let the packet go on.
     Ok,
     /// `TC_ACT_SHOT` (2): drop.
@@ -296,6 +299,7 @@ impl TcPacer {
         let mut ts = [0u8; 8];
         ts.copy_from_slice(&ctx_out[SK_BUFF_TSTAMP..SK_BUFF_TSTAMP + 8]);
         let action = match result.return_value as i32 {
+            -1 => TcAction::Continue,
             0 => TcAction::Ok,
             2 => TcAction::Shot,
             other => TcAction::Other(other),

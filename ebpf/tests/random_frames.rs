@@ -160,7 +160,7 @@ fn steering_and_loss_verdicts_match_the_model_on_random_frames() {
         assert_eq!(loss.test_run(&f).unwrap(), want, "{f:02x?}");
         // The pacer never drops and never fails, whatever the frame.
         match pacer.test_run(&f, 0) {
-            Ok((act, _)) => assert_eq!(act, punktfunk_ebpf::TcAction::Ok),
+            Ok((act, _)) => assert_eq!(act, punktfunk_ebpf::TcAction::Continue),
             // The kernel's skb test harness itself refuses IP frames shorter than their
             // fixed IP header (before the program runs); nothing else may fail.
             Err(e) => {

@@ -260,9 +260,10 @@ fn pacer_stamps_departures_at_the_configured_rate_per_flow() {
     let a_addr = Ipv4Addr::new(10, 0, 0, 2);
     let a = SocketAddr::from((a_addr, PORT));
     let b = SocketAddr::from((v6dst(), PORT));
-    // Slow enough that every packet of the burst departs after the previous one's slot.
-    let rate_a = 3_000_000u64; // bytes/s
-    let rate_b = 1_000_000u64;
+    // Slow enough (gaps of about a second) that every packet of the burst departs in the
+    // slot after its predecessor's, however long the machine stalls between test runs.
+    let rate_a = 1_003u64; // bytes/s
+    let rate_b = 777u64;
     pacer.set_rate(a, rate_a).unwrap();
     pacer.set_rate(b, rate_b).unwrap();
     let frame_a = udp4(a_addr, PORT, 1000);
@@ -275,10 +276,10 @@ fn pacer_stamps_departures_at_the_configured_rate_per_flow() {
     let mut stamps_b = Vec::new();
     for _ in 0..8 {
         let (act, ts) = pacer.test_run(&frame_a, 0).unwrap();
-        assert_eq!(act, TcAction::Ok);
+        assert_eq!(act, TcAction::Continue);
         stamps_a.push(ts);
         let (act, ts) = pacer.test_run(&frame_b, 0).unwrap();
-        assert_eq!(act, TcAction::Ok);
+        assert_eq!(act, TcAction::Continue);
         stamps_b.push(ts);
     }
     let after = monotonic_ns();
@@ -322,7 +323,7 @@ fn pacer_stamps_departures_at_the_configured_rate_per_flow() {
         ),
     ];
     for f in &unpaced {
-        assert_eq!(pacer.test_run(f, 777).unwrap(), (TcAction::Ok, 777));
+        assert_eq!(pacer.test_run(f, 777).unwrap(), (TcAction::Continue, 777));
     }
     let stats = pacer.stats().unwrap();
     assert_eq!(stats.stamped, 17);

@@ -34,6 +34,9 @@ fn warm_up(net: &VethNet, warm: &UdpSocket) {
 /// Receives on `rx` until `want` datagrams arrived or `idle` passed without one; returns the
 /// payloads.
 fn receive(rx: &UdpSocket, want: usize, idle: Duration) -> Vec<Vec<u8>> {
+    // A receive buffer far larger than any test's traffic: a stalled receiver thread on a
+    // busy machine must not lose datagrams that the programs counted as passed.
+    nix::sys::socket::setsockopt(rx, nix::sys::socket::sockopt::RcvBufForce, &(8 << 20)).unwrap();
     rx.set_read_timeout(Some(idle)).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 2048];
@@ -222,7 +225,45 @@ fn steering_delivers_datapath_datagrams_into_the_af_xdp_socket() {
         let s = steer.stats().unwrap();
         assert_eq!(s.redirected, 5, "{mode:?}");
         assert_eq!(s.no_socket, 0, "{mode:?}");
+        assert!(xdp_attached(&net), "{mode:?}");
+        drop(steer);
+        assert!(!xdp_attached(&net), "{mode:?}: detached on drop");
     }
+}
+
+/// How many programs are attached to the egress of `ifname` in `mode`.
+fn tc_programs(ifname: &str, mode: TcAttachMode) -> usize {
+    match mode {
+        TcAttachMode::Clsact => {
+            let out = std::process::Command::new("tc")
+                .args(["filter", "show", "dev", ifname, "egress"])
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            // One line per attached filter: "... handle 0x1 tc_pace direct-action ...".
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.contains("direct-action") && l.contains("tc_pace"))
+                .count()
+        }
+        _ => {
+            let (_, progs) = aya::programs::SchedClassifier::query_tcx(
+                ifname,
+                aya::programs::TcAttachType::Egress,
+            )
+            .unwrap();
+            progs.len()
+        }
+    }
+}
+
+/// Whether `ip link` shows an XDP program on the namespace side of `net`.
+fn xdp_attached(net: &VethNet) -> bool {
+    let out = net
+        .ns
+        .exec(&["ip", "link", "show", "dev", &net.ns_if])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
 }
 
 fn monotonic_ns() -> u64 {
@@ -278,5 +319,9 @@ fn pacer_on_egress_stamps_real_traffic_which_still_flows() {
         let s = pacer.stats().unwrap();
         assert_eq!(s.stamped, 20, "{mode:?}");
         assert!(s.unpaced >= 1, "warm-up traffic is unpaced");
+        // Attached where asked, and detached on drop.
+        assert_eq!(tc_programs(&net.host_if, mode), 1, "{mode:?}");
+        drop(pacer);
+        assert_eq!(tc_programs(&net.host_if, mode), 0, "{mode:?}");
     }
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use punktfunk_control::host::{HostConfig, HostState, LogInput, handler_factory};
+use punktfunk_control::native::host::{HostConfig, HostState, LogInput, handler_factory};
+use punktfunk_control::native::sealer::native_sealer_factory;
+use punktfunk_control::native::state::StateDir;
+use punktfunk_control::native::tls::server_config;
 use punktfunk_control::quic::Driver;
 use punktfunk_control::runtime::run_pinned;
-use punktfunk_control::sealer::native_sealer_factory;
-use punktfunk_control::state::StateDir;
-use punktfunk_control::tls::server_config;
 use punktfunk_core::native::control::pake::Pin;
 use tracing::{info, warn};
 
@@ -25,6 +25,7 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     let settings = Cli::parse().resolve()?;
     run(settings)

@@ -324,6 +324,13 @@ impl GameStreamHost {
         Ok(true)
     }
 
+    /// The streaming side calls this once the client's ENet control stream is bound to the
+    /// session: the pending launch session is cleared and RTSP stops accepting connections
+    /// (Sunshine's behaviour, §4.1). Returns the session that was pending.
+    pub fn launch_session_connected(&self) -> Option<LaunchSession> {
+        lock(&self.shared.launch).take()
+    }
+
     /// ID of the running app, 0 if none.
     pub fn current_app(&self) -> u32 {
         self.shared.apps.current()

@@ -5,7 +5,8 @@
  * where len is the frame length seen at TC (skb->len) and rate is in bytes per second.
  * The fq qdisc (or any EDT-aware qdisc / NIC) then holds each packet until its stamp.
  * Without such a qdisc the stamps are carried but not enforced. Packets are never dropped
- * or changed otherwise; the program always returns TC_ACT_OK.
+ * or changed otherwise; the program always returns TC_ACT_UNSPEC, which lets the next TCX
+ * program or cls_bpf filter run and otherwise lets the packet go on.
  *
  * Maps (filled by punktfunk_ebpf::TcPacer):
  *   pace_flows  HASH  struct pace_key -> struct pace_state (rate + next departure, locked)
@@ -97,11 +98,11 @@ int tc_pace(struct __sk_buff *skb)
 	if (skb->tstamp < departure)
 		skb->tstamp = departure;
 	count(PACE_STAMPED);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 
 unpaced:
 	count(PACE_UNPACED);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -92,7 +92,9 @@ enum Command {
 /// The running control stream (a thread); stopped on drop.
 pub struct ControlServer {
     commands: Sender<Command>,
-    events: Receiver<ServerEvent>,
+    // A mutex makes the server `Sync`: one session thread reads events while another may
+    // send commands (termination) through `commands`.
+    events: std::sync::Mutex<Receiver<ServerEvent>>,
     local_addr: SocketAddr,
     thread: Option<JoinHandle<()>>,
 }
@@ -132,7 +134,7 @@ impl ControlServer {
         tracing::info!(%local_addr, "GameStream control stream listening");
         Ok(Self {
             commands,
-            events,
+            events: std::sync::Mutex::new(events),
             local_addr,
             thread: Some(thread),
         })
@@ -165,7 +167,7 @@ impl ControlServer {
 
     /// The next event, waiting up to `timeout`.
     pub fn next_event(&self, timeout: Duration) -> Option<ServerEvent> {
-        self.events.recv_timeout(timeout).ok()
+        self.events.lock().ok()?.recv_timeout(timeout).ok()
     }
 }
 

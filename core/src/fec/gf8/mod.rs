@@ -21,8 +21,8 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 pub use kernel::Gf8Kernel;
 use kernel::Prepared;
@@ -374,7 +374,7 @@ fn invert(mut a: Vec<u8>, n: usize) -> Option<Vec<u8>> {
 #[derive(Debug, Default)]
 pub struct Gf8CodeCache {
     kernel: Option<Gf8Kernel>,
-    codes: HashMap<(usize, usize), Gf8Code>,
+    codes: BTreeMap<(usize, usize), Gf8Code>,
 }
 
 impl Gf8CodeCache {
@@ -387,7 +387,7 @@ impl Gf8CodeCache {
     pub fn with_kernel(kernel: Gf8Kernel) -> Self {
         Self {
             kernel: Some(kernel),
-            codes: HashMap::new(),
+            codes: BTreeMap::new(),
         }
     }
 

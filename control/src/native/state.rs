@@ -13,7 +13,7 @@ use punktfunk_core::native::control::pake::Fingerprint;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::tls::{Identity, TlsError};
+use crate::native::tls::{Identity, TlsError};
 
 /// Host certificate file name.
 pub const CERT_FILE: &str = "native-cert.pem";
@@ -122,8 +122,19 @@ impl StateDir {
     /// Loads the identity, creating and persisting a new one on first start. Returns the
     /// identity and whether it was created now.
     pub fn load_or_create_identity(&self, names: &[&str]) -> Result<(Identity, bool), StateError> {
-        let cert_path = self.dir.join(CERT_FILE);
-        let key_path = self.dir.join(KEY_FILE);
+        self.load_or_create_identity_in(CERT_FILE, KEY_FILE, names)
+    }
+
+    /// As [`load_or_create_identity`](Self::load_or_create_identity) with other file names
+    /// (the reference client keeps `client-cert.pem` / `client-key.pem`).
+    pub fn load_or_create_identity_in(
+        &self,
+        cert_file: &str,
+        key_file: &str,
+        names: &[&str],
+    ) -> Result<(Identity, bool), StateError> {
+        let cert_path = self.dir.join(cert_file);
+        let key_path = self.dir.join(key_file);
         match (cert_path.exists(), key_path.exists()) {
             (true, true) => {
                 let cert = fs::read(&cert_path).map_err(io_err(&cert_path))?;

@@ -16,10 +16,10 @@ use punktfunk_core::native::control::{CloseCode, Mode};
 use quinn_proto::{Connection, ConnectionError, Event, VarInt};
 use tracing::{debug, info};
 
-use crate::dataplane::realtime_ns;
+use crate::native::dataplane::realtime_ns;
+use crate::native::stream::ControlStream;
+use crate::native::tls::PinVerify;
 use crate::quic::ConnHandler;
-use crate::stream::ControlStream;
-use crate::tls::PinVerify;
 
 /// How a connection ended, as the client saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,15 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use glommio::net::UdpSocket;
 use punktfunk_core::native::control::PUNCH;
 use punktfunk_core::native::control::handshake::WelcomeRepr;
+use punktfunk_core::native::data::user_flags;
 use punktfunk_core::slots::DatagramBuf;
 use tracing::{debug, info, warn};
 
 /// Size of a synthetic AU (§5.7).
 pub const SYNTHETIC_AU_LEN: usize = 64 * 1024;
-/// `user_flags` of synthetic AUs (§5.7: 0x1 | 0x4).
-pub const SYNTHETIC_USER_FLAGS: u32 = 0x5;
-/// `user_flags` bit: recovery point (an IDR, §5.2).
-pub const USER_FLAG_RECOVERY_POINT: u32 = 0x10;
 /// How long the host waits for the first punch (§4.6).
 pub const PUNCH_WAIT: Duration = Duration::from_millis(2500);
 
@@ -199,9 +196,9 @@ impl DataPlane {
                 continue;
             }
             synthetic_au(index, &mut au);
-            let mut flags = SYNTHETIC_USER_FLAGS;
+            let mut flags = user_flags::PUNKTFUNK_DEFAULT;
             if index == 0 || self.shared.keyframe_requested.replace(false) {
-                flags |= USER_FLAG_RECOVERY_POINT;
+                flags |= user_flags::RECOVERY_POINT;
             }
             out.clear();
             match self.sealer.seal(

@@ -22,14 +22,15 @@ use punktfunk_core::native::control::pake::{
     Arming, Fingerprint, HostAwaitingProof, HostPake, PairingGate, Pin,
 };
 use punktfunk_core::native::control::{CloseCode, MAGIC_HANDSHAKE, Mode, WIRE_VERSION};
+use punktfunk_core::native::data::shard_payload_for_mtu;
 use quinn_proto::{Connection, Event, VarInt};
 use tracing::{debug, error, info};
 
-use crate::dataplane::{AdaptiveFec, DataPlane, SealerFactory, SessionShared, realtime_ns};
+use crate::native::dataplane::{AdaptiveFec, DataPlane, SealerFactory, SessionShared, realtime_ns};
+use crate::native::state::PairedStore;
+use crate::native::stream::ControlStream;
+use crate::native::tls::peer_fingerprint;
 use crate::quic::{ConnHandler, HandlerFactory};
-use crate::state::PairedStore;
-use crate::stream::ControlStream;
-use crate::tls::peer_fingerprint;
 
 /// The host's handshake budget (§4.1).
 pub const HANDSHAKE_BUDGET: Duration = Duration::from_secs(10);
@@ -83,17 +84,16 @@ impl Default for HostConfig {
 }
 
 impl HostConfig {
-    /// Shard payload S for a peer: link MTU − IP − UDP − 40-byte header − seq − tag, even,
-    /// within the client's stated maximum (§5.6).
+    /// Shard payload S for a peer: core's `shard_payload_for_mtu` (1408 on IPv4 at MTU 1500,
+    /// §5.6), at least 512, within the client's stated maximum.
     pub fn shard_payload(&self, peer: IpAddr, client_max: u16) -> u16 {
-        let ip = if peer.is_ipv4() { 20 } else { 40 };
-        let mut s = (self.link_mtu as usize)
-            .saturating_sub(ip + 8 + 40 + 24)
-            .clamp(512, 9152);
+        let mut s = shard_payload_for_mtu(self.link_mtu as usize, peer.is_ipv6())
+            .unwrap_or(512)
+            .max(512);
         if client_max >= 512 {
-            s = s.min(client_max as usize);
+            s = s.min(client_max & !1);
         }
-        (s & !1) as u16
+        s
     }
 }
 
