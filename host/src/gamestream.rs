@@ -443,10 +443,10 @@ impl InputSink for BackendInput {
     }
 
     fn poll_feedback(&mut self, out: &mut Vec<Feedback>) {
-        if let Some(b) = &mut self.backend {
-            if let Err(e) = b.poll_feedback(out) {
-                warn!(error = %e, "reading input feedback failed");
-            }
+        if let Some(b) = &mut self.backend
+            && let Err(e) = b.poll_feedback(out)
+        {
+            warn!(error = %e, "reading input feedback failed");
         }
     }
 }
