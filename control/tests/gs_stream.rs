@@ -3,21 +3,19 @@
 //! stream, video and audio reassembled with the core depacketizers (FEC recovery included),
 //! input reaching the input sink, and termination at the end.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use punktfunk_control::gamestream::nvhttp::query::LaunchParams;
-use punktfunk_control::gamestream::session::{LaunchSession, Ports, StreamStart};
+use punktfunk_control::gamestream::stream::loopback::{self, ClientParams, LaunchKeys};
 use punktfunk_control::gamestream::stream::{
     AudioFeed, EncodedVideo, InputSink, StreamOptions, StreamSession, VideoFeed,
 };
 use punktfunk_core::gamestream::audio::{AudioConfig, AudioDepacketizer, AudioEvent, AudioKey};
 use punktfunk_core::gamestream::control::{ControlCipher, Direction, IvMode, types};
 use punktfunk_core::gamestream::input::emit_input_packet;
-use punktfunk_core::gamestream::rtsp::StreamConfig;
 use punktfunk_core::gamestream::video::{FrameType, VideoConfig, VideoDepacketizer, VideoEvent};
 use punktfunk_core::input::{Feedback, InputEvent, KeyEvent, Modifiers};
 use rusty_enet::{EventNoRef, Host, HostSettings, Packet};
@@ -103,92 +101,12 @@ impl InputSink for TestInput {
     }
 }
 
-fn announce(encryption: u32) -> StreamConfig {
-    let packet_size = if encryption & 2 != 0 { 1360 } else { 1392 };
-    let attrs = [
-        "x-ml-general.featureFlags:3".to_string(),
-        format!("x-ss-general.encryptionEnabled:{encryption}"),
-        "x-ss-video[0].chromaSamplingType:0".into(),
-        "x-nv-video[0].clientViewportWd:1920".into(),
-        "x-nv-video[0].clientViewportHt:1080".into(),
-        "x-nv-video[0].maxFPS:60".into(),
-        format!("x-nv-video[0].packetSize:{packet_size}"),
-        "x-nv-video[0].rateControlMode:4".into(),
-        "x-nv-vqos[0].bw.maximumBitrateKbps:16000".into(),
-        "x-ml-video.configuredBitrateKbps:20000".into(),
-        "x-nv-general.featureFlags:167".into(),
-        "x-nv-general.useReliableUdp:13".into(),
-        "x-nv-vqos[0].fec.minRequiredFecPackets:2".into(),
-        "x-nv-video[0].videoEncoderSlicesPerFrame:1".into(),
-        "x-nv-clientSupportHevc:0".into(),
-        "x-nv-vqos[0].bitStreamFormat:0".into(),
-        "x-nv-video[0].dynamicRangeMode:0".into(),
-        "x-nv-video[0].maxNumReferenceFrames:0".into(),
-        "x-nv-video[0].clientRefreshRateX100:6000".into(),
-        "x-nv-audio.surround.numChannels:2".into(),
-        "x-nv-audio.surround.channelMask:3".into(),
-        "x-nv-audio.surround.enable:0".into(),
-        "x-nv-audio.surround.AudioQuality:0".into(),
-        "x-nv-aqos.packetDuration:5".into(),
-        "x-nv-video[0].encoderCscMode:2".into(),
-    ];
-    let mut body =
-        String::from("v=0\r\no=android 0 14 IN IPv4 127.0.0.1\r\ns=NVIDIA Streaming Client\r\n");
-    for a in attrs {
-        body.push_str(&format!("a={a} \r\n"));
-    }
-    body.push_str("t=0 0\r\nm=video 47998  \r\n");
-    StreamConfig::parse(body.as_bytes()).expect("ANNOUNCE parses")
-}
-
-fn free_ports() -> Ports {
-    for _ in 0..50 {
-        let base = 20_000 + rand::random::<u16>() % 40_000;
-        let Some(p) = Ports::from_base(base) else {
-            continue;
-        };
-        let free = [p.video, p.audio, p.control]
-            .iter()
-            .all(|&port| UdpSocket::bind(("127.0.0.1", port)).is_ok());
-        if free {
-            return p;
-        }
-    }
-    panic!("no free ports");
-}
-
-fn stream_start(config: StreamConfig, ports: Ports) -> StreamStart {
-    let ip: IpAddr = "127.0.0.1".parse().unwrap();
-    let session = LaunchSession {
-        params: LaunchParams {
-            appid: 1,
-            mode: None,
-            rikey: RIKEY,
-            rikeyid: RIKEYID,
-            local_audio: false,
-            surround_audio_info: 0x0003_0002,
-            sops: false,
-            hdr: false,
-            corever: 1,
-            controllers: 1,
-        },
-        appid: 1,
-        client_fingerprint: [0; 32],
-        client_ip: ip,
+fn keys() -> LaunchKeys {
+    LaunchKeys {
+        rikey: RIKEY,
+        rikeyid: RIKEYID,
         ping_payload: PING.into(),
         connect_data: CONNECT_DATA,
-        created: Instant::now(),
-        rtsp_seq: 0,
-        setup: [true; 3],
-        config: Some(config),
-        high_quality_audio: false,
-    };
-    StreamStart {
-        session,
-        config,
-        client_ip: ip,
-        rtsp_peer: SocketAddr::new(ip, 1),
-        ports,
     }
 }
 
@@ -198,18 +116,22 @@ fn pinger(socket: UdpSocket, to: SocketAddr, stop: Arc<AtomicBool>) -> std::thre
         let mut n = 0u32;
         while !stop.load(Ordering::Relaxed) {
             n += 1;
-            let mut p = PING.as_bytes().to_vec();
-            p.extend_from_slice(&n.to_be_bytes());
-            let _ = socket.send_to(&p, to);
+            let _ = socket.send_to(&loopback::ping(PING, n), to);
             std::thread::sleep(Duration::from_millis(50));
         }
     })
 }
 
 fn run_session(encryption: u32) {
-    let ports = free_ports();
-    let config = announce(encryption);
-    let start = stream_start(config, ports);
+    let ports = loopback::free_ports().expect("free ports");
+    let config = loopback::announce(&ClientParams {
+        encryption,
+        width: 1920,
+        height: 1080,
+        fps: 60,
+        bitrate_kbps: 20_000,
+    });
+    let start = loopback::stream_start(config, ports, &keys());
     let idr_sent = Arc::new(Mutex::new(Vec::new()));
     let (input_tx, input_rx) = mpsc::channel();
     let opts = StreamOptions {

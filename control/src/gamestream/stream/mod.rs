@@ -8,6 +8,8 @@
 //! - [`session`]: runs one stream session: video, audio and control threads around the
 //!   media sources the host supplies ([`VideoFeed`], [`AudioFeed`], [`InputSink`]).
 
+#[doc(hidden)]
+pub mod loopback;
 pub mod ping;
 pub mod sender;
 pub mod session;
@@ -15,5 +17,6 @@ pub mod session;
 pub use ping::PingMatcher;
 pub use sender::{MediaSender, SenderError};
 pub use session::{
-    AudioFeed, EncodedVideo, InputSink, SessionReport, StreamOptions, StreamSession, VideoFeed,
+    AudioFeed, EncodedVideo, FrameTimings, InputSink, SessionReport, StreamOptions, StreamSession,
+    VideoFeed,
 };

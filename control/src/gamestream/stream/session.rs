@@ -110,12 +110,19 @@ pub struct SessionReport {
     pub input_events: u64,
     /// Feedback messages (rumble, LED, ...) sent to the client.
     pub feedback_sent: u64,
+    /// Host processing time per video frame.
+    pub timings: FrameTimings,
     /// Why the session ended, as a log line.
     pub end: String,
 }
 
+/// Per-frame host timings kept for the report (bounded: the first `MAX_TIMED_FRAMES`).
+const MAX_TIMED_FRAMES: usize = 1 << 16;
+
 #[derive(Default)]
 struct Counters {
+    /// (packetize, frame in → last datagram out) in µs, per frame; locked once per frame.
+    frame_times: std::sync::Mutex<Vec<(u32, u32)>>,
     video_frames: AtomicU64,
     video_datagrams: AtomicU64,
     idr_frames: AtomicU64,
@@ -123,6 +130,52 @@ struct Counters {
     audio_datagrams: AtomicU64,
     input_events: AtomicU64,
     feedback_sent: AtomicU64,
+}
+
+impl Counters {
+    fn record_frame(&self, packetize: Duration, out: Duration) {
+        if let Ok(mut t) = self.frame_times.lock()
+            && t.len() < MAX_TIMED_FRAMES
+        {
+            if t.capacity() == 0 {
+                t.reserve_exact(4096);
+            }
+            t.push((packetize.as_micros() as u32, out.as_micros() as u32));
+        }
+    }
+
+    fn percentiles(&self) -> FrameTimings {
+        let Ok(t) = self.frame_times.lock() else {
+            return FrameTimings::default();
+        };
+        let mut a: Vec<u32> = t.iter().map(|x| x.0).collect();
+        let mut b: Vec<u32> = t.iter().map(|x| x.1).collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        let p = |v: &[u32], q: usize| {
+            v.get((v.len() * q / 100).min(v.len().saturating_sub(1)))
+                .copied()
+        };
+        FrameTimings {
+            packetize_p50_us: p(&a, 50).unwrap_or(0),
+            packetize_p99_us: p(&a, 99).unwrap_or(0),
+            out_p50_us: p(&b, 50).unwrap_or(0),
+            out_p99_us: p(&b, 99).unwrap_or(0),
+        }
+    }
+}
+
+/// Host processing time per video frame, in µs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameTimings {
+    /// Packetizing (FEC, encryption) a frame: median.
+    pub packetize_p50_us: u32,
+    /// Packetizing a frame: 99th percentile.
+    pub packetize_p99_us: u32,
+    /// Frame in → last datagram handed to the kernel (includes the pacing spread): median.
+    pub out_p50_us: u32,
+    /// Frame in → last datagram out: 99th percentile.
+    pub out_p99_us: u32,
 }
 
 /// A running stream session; [`StreamSession::stop`] or the client's disconnect ends it.
@@ -336,6 +389,7 @@ impl StreamSession {
             audio_datagrams: c.audio_datagrams.load(Ordering::Relaxed),
             input_events: c.input_events.load(Ordering::Relaxed),
             feedback_sent: c.feedback_sent.load(Ordering::Relaxed),
+            timings: c.percentiles(),
             end,
         }
     }
@@ -460,6 +514,7 @@ fn video_loop(
         } else {
             FrameType::P
         };
+        let t0 = Instant::now();
         match packetizer.packetize(&frame.data, frame_type, ts90k, latency, sender.sink()) {
             Ok(_) => {}
             Err(e) => {
@@ -467,7 +522,9 @@ fn video_loop(
                 continue;
             }
         }
+        let packetized = t0.elapsed();
         let sent = sender.send_paced(interval)?;
+        counters.record_frame(packetized, t0.elapsed());
         counters.video_frames.fetch_add(1, Ordering::Relaxed);
         counters
             .video_datagrams

@@ -1,0 +1,133 @@
+//! Building blocks for driving a stream session on loopback without RTSP: a typed ANNOUNCE
+//! as stock Moonlight sends it, free ports, and the `StreamStart` the RTSP server would emit.
+//! Used by the session tests and the loopback benchmark (`examples/gs_loopback_bench.rs`).
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::Instant;
+
+use punktfunk_core::gamestream::rtsp::StreamConfig;
+
+use crate::gamestream::nvhttp::query::LaunchParams;
+use crate::gamestream::session::{LaunchSession, Ports, StreamStart};
+
+/// What the synthetic client announces.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientParams {
+    /// `x-ss-general.encryptionEnabled` (1 control v2, 2 video, 4 audio).
+    pub encryption: u32,
+    /// Stream width.
+    pub width: u32,
+    /// Stream height.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+    /// Bitrate in kbit/s.
+    pub bitrate_kbps: u32,
+}
+
+/// The ANNOUNCE body of stock Moonlight for `p` (Appendix C.3 with the values changed), parsed.
+pub fn announce(p: &ClientParams) -> StreamConfig {
+    let packet_size = if p.encryption & 2 != 0 { 1360 } else { 1392 };
+    let attrs = [
+        "x-ml-general.featureFlags:3".to_string(),
+        format!("x-ss-general.encryptionEnabled:{}", p.encryption),
+        "x-ss-video[0].chromaSamplingType:0".into(),
+        format!("x-nv-video[0].clientViewportWd:{}", p.width),
+        format!("x-nv-video[0].clientViewportHt:{}", p.height),
+        format!("x-nv-video[0].maxFPS:{}", p.fps),
+        format!("x-nv-video[0].packetSize:{packet_size}"),
+        "x-nv-video[0].rateControlMode:4".into(),
+        format!("x-nv-vqos[0].bw.maximumBitrateKbps:{}", p.bitrate_kbps),
+        format!("x-ml-video.configuredBitrateKbps:{}", p.bitrate_kbps),
+        "x-nv-general.featureFlags:167".into(),
+        "x-nv-general.useReliableUdp:13".into(),
+        "x-nv-vqos[0].fec.minRequiredFecPackets:2".into(),
+        "x-nv-video[0].videoEncoderSlicesPerFrame:1".into(),
+        "x-nv-clientSupportHevc:0".into(),
+        "x-nv-vqos[0].bitStreamFormat:0".into(),
+        "x-nv-video[0].dynamicRangeMode:0".into(),
+        "x-nv-video[0].maxNumReferenceFrames:1".into(),
+        format!("x-nv-video[0].clientRefreshRateX100:{}", p.fps * 100),
+        "x-nv-audio.surround.numChannels:2".into(),
+        "x-nv-audio.surround.channelMask:3".into(),
+        "x-nv-audio.surround.enable:0".into(),
+        "x-nv-audio.surround.AudioQuality:0".into(),
+        "x-nv-aqos.packetDuration:5".into(),
+        "x-nv-video[0].encoderCscMode:2".into(),
+    ];
+    let mut body =
+        String::from("v=0\r\no=android 0 14 IN IPv4 127.0.0.1\r\ns=NVIDIA Streaming Client\r\n");
+    for a in attrs {
+        body.push_str(&format!("a={a} \r\n"));
+    }
+    body.push_str("t=0 0\r\nm=video 47998  \r\n");
+    StreamConfig::parse(body.as_bytes()).expect("the synthetic ANNOUNCE parses")
+}
+
+/// A base port whose video, audio and control ports are free on 127.0.0.1 right now.
+pub fn free_ports() -> Option<Ports> {
+    (0..64).find_map(|_| {
+        let base = 20_000 + rand::random::<u16>() % 40_000;
+        let p = Ports::from_base(base)?;
+        [p.video, p.audio, p.control]
+            .iter()
+            .all(|&port| UdpSocket::bind(("127.0.0.1", port)).is_ok())
+            .then_some(p)
+    })
+}
+
+/// Keys and identifiers of a synthetic launch.
+#[derive(Debug, Clone)]
+pub struct LaunchKeys {
+    /// `rikey`.
+    pub rikey: [u8; 16],
+    /// `rikeyid`.
+    pub rikeyid: u32,
+    /// 16-character ping payload.
+    pub ping_payload: String,
+    /// ENet connect data.
+    pub connect_data: u32,
+}
+
+/// The `StreamStart` the RTSP server would emit for a client on 127.0.0.1.
+pub fn stream_start(config: StreamConfig, ports: Ports, keys: &LaunchKeys) -> StreamStart {
+    let ip: IpAddr = IpAddr::from([127, 0, 0, 1]);
+    let session = LaunchSession {
+        params: LaunchParams {
+            appid: 1,
+            mode: None,
+            rikey: keys.rikey,
+            rikeyid: keys.rikeyid,
+            local_audio: false,
+            surround_audio_info: 0x0003_0002,
+            sops: false,
+            hdr: false,
+            corever: 1,
+            controllers: 1,
+        },
+        appid: 1,
+        client_fingerprint: [0; 32],
+        client_ip: ip,
+        ping_payload: keys.ping_payload.clone(),
+        connect_data: keys.connect_data,
+        created: Instant::now(),
+        rtsp_seq: 0,
+        setup: [true; 3],
+        config: Some(config),
+        high_quality_audio: false,
+    };
+    StreamStart {
+        session,
+        config,
+        client_ip: ip,
+        rtsp_peer: SocketAddr::new(ip, 1),
+        ports,
+    }
+}
+
+/// A session ping: payload then BE32 counter.
+pub fn ping(payload: &str, n: u32) -> Vec<u8> {
+    let mut p = payload.as_bytes().to_vec();
+    p.extend_from_slice(&n.to_be_bytes());
+    p
+}
