@@ -1,7 +1,7 @@
 //! punktfunk-control: the control plane.
 //!
 //! [`gamestream`]: the Moonlight-facing side (nvhttp over HTTP/HTTPS, PIN pairing, app
-//! list and launch, the RTSP handshake).
+//! list and launch, the RTSP handshake, the encrypted ENet control stream).
 //!
 //! [`native`]: punktfunk/1 (QUIC control, SPAKE2 pairing, sessions, the synthetic data plane).
 //!
