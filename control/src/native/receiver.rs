@@ -82,6 +82,7 @@ impl VideoReceiver {
     ) -> Result<Self, String> {
         sock.connect(dest)
             .map_err(|e| format!("connect data socket: {e}"))?;
+        set_rcvbuf(&sock, RCVBUF);
         Ok(Self {
             sock,
             dest,
