@@ -1,7 +1,8 @@
 //! punktfunk-control: the control plane.
 //!
 //! [`gamestream`]: the Moonlight-facing side (nvhttp over HTTP/HTTPS, PIN pairing, app
-//! list and launch, the RTSP handshake, the encrypted ENet control stream).
+//! list and launch, the RTSP handshake, the encrypted ENet control stream, and stream sessions
+//! that carry video, audio and input).
 //!
 //! [`native`]: punktfunk/1 (QUIC control, SPAKE2 pairing, sessions, the synthetic data plane).
 //!

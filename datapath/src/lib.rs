@@ -157,6 +157,43 @@ pub trait TxQueue {
     /// The UDP socket bound to [`TxQueue::local_addr`]: the receive path for feedback when no
     /// XSK receive queue is attached.
     fn socket(&self) -> &std::net::UdpSocket;
+
+    /// Hands each datagram waiting for [`TxQueue::local_addr`] (up to 64) to `on` as
+    /// (source, payload) without blocking; returns how many. `buf` is scratch space for socket
+    /// reads (65535 bytes holds any datagram). The AF_XDP engine also drains its XSK RX ring
+    /// (see [`rx`]).
+    fn poll_rx(
+        &mut self,
+        buf: &mut [u8],
+        on: &mut dyn FnMut(SocketAddr, &[u8]),
+    ) -> Result<usize, TxError> {
+        socket_rx(self.socket(), buf, on, RX_BATCH)
+    }
+}
+
+/// Most datagrams one `poll_rx` call hands out.
+pub const RX_BATCH: usize = 64;
+
+/// Reads up to `max` waiting datagrams from `sock` without blocking.
+pub(crate) fn socket_rx(
+    sock: &std::net::UdpSocket,
+    buf: &mut [u8],
+    on: &mut dyn FnMut(SocketAddr, &[u8]),
+    max: usize,
+) -> Result<usize, TxError> {
+    use std::os::fd::AsFd;
+    let mut n = 0;
+    while n < max {
+        match sys::recv_dontwait(sock.as_fd(), buf) {
+            Ok(Some((len, from))) => {
+                on(from, &buf[..len]);
+                n += 1;
+            }
+            Ok(None) => break,
+            Err(e) => return Err(TxError::io("recv", e)),
+        }
+    }
+    Ok(n)
 }
 
 /// A reserved batch of datagram slots; write datagrams through [`DatagramSink`], then

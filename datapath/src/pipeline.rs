@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use punktfunk_core::pacing::{self, FrameShape, PacingConfig};
-use punktfunk_core::slots::DatagramSink;
+use punktfunk_core::slots::{DatagramBuf, DatagramSink};
 
 use crate::spsc;
 use crate::{TxBatch, TxError, TxQueue};
@@ -44,6 +44,58 @@ pub trait FrameSealer<F>: Send {
     /// Writes datagrams `first .. first + count` of the frame begun last into `sink`, in order;
     /// returns how many were written (fewer when the sink is full).
     fn seal(&mut self, frame: &F, first: u32, count: u32, sink: &mut dyn DatagramSink) -> u32;
+}
+
+/// Adapts a whole-frame sealer, one call writing every datagram of a frame into a sink (as
+/// `punktfunk_core::native`'s `FrameSealer::seal_frame` does), to the chunked, paced release:
+/// `begin_frame` seals the frame into a staging [`DatagramBuf`] owned by the datapath thread,
+/// and each chunk copies its datagrams from there into the engine's batch.
+///
+/// This costs one extra copy of each datagram (memcpy, far faster than sealing) and no
+/// allocation once the largest frame has been staged. Sealing in place into AF_XDP frames with
+/// paced release needs staged TX (reserve a whole frame's UMEM frames, post descriptors per
+/// chunk), which the engines do not offer yet.
+pub struct StagedSealer<F, G> {
+    seal: G,
+    staged: DatagramBuf,
+    _frame: std::marker::PhantomData<fn(&F)>,
+}
+
+impl<F, G: FnMut(&F, &mut DatagramBuf)> StagedSealer<F, G> {
+    /// Wraps `seal`, which writes all datagrams of a frame into the buffer it is given.
+    pub fn new(seal: G) -> Self {
+        Self {
+            seal,
+            staged: DatagramBuf::new(),
+            _frame: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<F, G: FnMut(&F, &mut DatagramBuf) + Send> FrameSealer<F> for StagedSealer<F, G> {
+    fn begin_frame(&mut self, frame: &F) -> FrameInfo {
+        self.staged.clear();
+        (self.seal)(frame, &mut self.staged);
+        FrameInfo {
+            packets: self.staged.len() as u32,
+            datagram_len: self.staged.iter().map(<[u8]>::len).max().unwrap_or(0) as u32,
+        }
+    }
+
+    fn seal(&mut self, _frame: &F, first: u32, count: u32, sink: &mut dyn DatagramSink) -> u32 {
+        let mut n = 0;
+        for i in first..first.saturating_add(count) {
+            let Some(d) = self.staged.get(i as usize) else {
+                break;
+            };
+            let Some(out) = sink.next_datagram(d.len()) else {
+                break;
+            };
+            out.copy_from_slice(d);
+            n += 1;
+        }
+        n
+    }
 }
 
 /// Options of the datapath thread.
@@ -344,5 +396,41 @@ impl<Q: TxQueue, F: Send, S: FrameSealer<F>> Worker<Q, F, S> {
 fn report_error(counters: &Counters, e: &TxError) {
     if counters.errors.fetch_add(1, Ordering::Relaxed) == 0 {
         tracing::warn!("datapath: send failed (further errors only counted): {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_sealer_hands_out_chunks_in_order() {
+        let mut st = StagedSealer::new(|n: &u32, buf: &mut DatagramBuf| {
+            for i in 0..*n {
+                let d = buf.next_datagram(10 + (i as usize % 3)).unwrap();
+                d.fill(i as u8);
+            }
+        });
+        let info = st.begin_frame(&7);
+        assert_eq!(
+            info,
+            FrameInfo {
+                packets: 7,
+                datagram_len: 12
+            }
+        );
+        let mut out = DatagramBuf::with_limit(3);
+        assert_eq!(
+            st.seal(&7, 2, 5, &mut out),
+            3,
+            "stops when the sink is full"
+        );
+        let got: Vec<Vec<u8>> = out.iter().map(<[u8]>::to_vec).collect();
+        assert_eq!(got, vec![vec![2u8; 12], vec![3u8; 10], vec![4u8; 11]]);
+        let mut rest = DatagramBuf::new();
+        assert_eq!(st.seal(&7, 5, 10, &mut rest), 2, "stops at the frame's end");
+        assert_eq!(rest.get(1), Some(&[6u8; 10][..]));
+        // The next frame replaces the staged one.
+        assert_eq!(st.begin_frame(&1).packets, 1);
     }
 }

@@ -149,6 +149,14 @@ impl TxQueue for AnyEngine {
     fn socket(&self) -> &UdpSocket {
         each!(self, e => e.socket())
     }
+
+    fn poll_rx(
+        &mut self,
+        buf: &mut [u8],
+        on: &mut dyn FnMut(SocketAddr, &[u8]),
+    ) -> Result<usize, TxError> {
+        each!(self, e => e.poll_rx(buf, on))
+    }
 }
 
 /// A batch of whichever engine is in use.

@@ -77,3 +77,53 @@ pub fn is_transient(e: &io::Error) -> bool {
         Some(libc::ENOBUFS) | Some(libc::EAGAIN) | Some(libc::EBUSY) | Some(libc::EINTR)
     )
 }
+
+/// Reads one datagram without blocking: `Ok(None)` when none is waiting.
+pub fn recv_dontwait(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> io::Result<Option<(usize, std::net::SocketAddr)>> {
+    // SAFETY: sockaddr_storage is plain data; all-zero is valid.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut alen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: buf and addr are valid for writes of the sizes passed.
+    let r = unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT,
+            &mut addr as *mut _ as *mut libc::sockaddr,
+            &mut alen,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::WouldBlock {
+            Ok(None)
+        } else {
+            Err(e)
+        };
+    }
+    let from = match i32::from(addr.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in (family AF_INET); storage is large and
+            // aligned enough for it.
+            let a = unsafe { &*(&addr as *const _ as *const libc::sockaddr_in) };
+            std::net::SocketAddr::from((
+                std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                u16::from_be(a.sin_port),
+            ))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { &*(&addr as *const _ as *const libc::sockaddr_in6) };
+            std::net::SocketAddr::from((
+                std::net::Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+            ))
+        }
+        _ => return Err(io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+    };
+    Ok(Some((r as usize, from)))
+}

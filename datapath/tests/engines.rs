@@ -385,3 +385,59 @@ fn dropped_batches_send_nothing() {
         );
     }
 }
+
+#[test]
+fn feedback_arrives_through_poll_rx_on_every_engine() {
+    let Some(net) = testnet() else { return };
+    for cfg in [
+        only(None, false, true),
+        only(None, true, false),
+        only(
+            Some(XdpConfig {
+                rx: true,
+                ..XdpConfig::default()
+            }),
+            false,
+            false,
+        ),
+    ] {
+        let peer = ns_receiver(&net, net.ns_addr.into());
+        let f = flow(&peer, std::net::Ipv4Addr::UNSPECIFIED.into());
+        let f = if cfg.xdp.is_none() {
+            Flow {
+                local: SocketAddr::new(net.host_addr.into(), 0),
+                ..f
+            }
+        } else {
+            f
+        };
+        let mut q = open_engine(&f, &cfg).unwrap();
+        if let AnyEngine::Xdp(x) = &q {
+            assert!(x.has_rx_ring());
+        }
+        let host = q.local_addr();
+        for i in 0..10u8 {
+            peer.send_to(&[i; 100], host).unwrap();
+        }
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while got.len() < 10 && Instant::now() < deadline {
+            let n = q
+                .poll_rx(&mut buf, &mut |from, data| {
+                    assert_eq!(from, peer.local_addr().unwrap());
+                    got.push(data.to_vec());
+                })
+                .unwrap();
+            if n == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        assert_eq!(got.len(), 10, "{}", q.kind());
+        for (i, d) in got.iter().enumerate() {
+            assert_eq!(d, &vec![i as u8; 100]);
+        }
+        // Nothing waiting: returns at once with 0.
+        assert_eq!(q.poll_rx(&mut buf, &mut |_, _| {}).unwrap(), 0);
+    }
+}

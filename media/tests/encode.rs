@@ -273,3 +273,157 @@ fn pipeline_threads_deliver_stamped_frames_and_obey_control() {
         |f| idr_with_parameter_sets(Codec::H264, &f.bytes) == (f.frame_type == FrameType::Idr)
     ));
 }
+
+#[test]
+fn slices_when_asked() {
+    use punktfunk_media::encode::annexb::{NalKind, nal_kind, nal_units};
+    for (name, codec) in [("libx264", Codec::H264), ("libx265", Codec::Hevc)] {
+        let mut cfg = EncoderConfig::new(codec, MODE, 4_000_000);
+        cfg.slices = 4;
+        let Some(mut enc) = open(name, &cfg) else {
+            continue;
+        };
+        let (mut src, clock) = source(MODE);
+        let frames = run(&mut enc, &mut src, &clock, 3, |_, _, _| {});
+        for (i, f) in frames.iter().enumerate() {
+            let slices = nal_units(&f.bytes)
+                .filter(|n| matches!(nal_kind(codec, n), NalKind::Idr | NalKind::Slice))
+                .count();
+            assert_eq!(slices, 4, "{name} frame {i}");
+        }
+        check_stamps(codec, &frames, 1_000_000_000);
+    }
+}
+
+#[test]
+fn av1_forced_key_frame() {
+    let cfg = EncoderConfig::new(Codec::Av1, MODE, 2_000_000);
+    let Some(mut enc) = open("libsvtav1", &cfg) else {
+        return;
+    };
+    let (mut src, clock) = source(MODE);
+    let frames = run(&mut enc, &mut src, &clock, 10, |i, e, _| {
+        if i == 5 {
+            e.request_idr();
+        }
+    });
+    let keys: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.frame_type == FrameType::Idr)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(keys, vec![0, 5]);
+    // FFmpeg 5.1's SVT-AV1 ignores forced key frames: the encoder is flushed and rebuilt,
+    // and no frame is lost or reordered on the way.
+    check_stamps(Codec::Av1, &frames, 1_000_000_000);
+}
+
+#[test]
+fn reference_frame_limit_is_in_the_sps() {
+    use punktfunk_media::encode::annexb::{h264_max_num_ref_frames, nal_units};
+    for refs in [1u32, 3] {
+        let mut cfg = EncoderConfig::new(Codec::H264, MODE, 2_000_000);
+        cfg.max_ref_frames = Some(refs);
+        let Some(mut enc) = open("libx264", &cfg) else {
+            return;
+        };
+        let (mut src, clock) = source(MODE);
+        let frames = run(&mut enc, &mut src, &clock, 2, |_, _, _| {});
+        let sps = nal_units(&frames[0].bytes)
+            .find_map(h264_max_num_ref_frames)
+            .expect("SPS in the IDR");
+        assert_eq!(sps, refs);
+    }
+}
+
+#[test]
+fn intra_refresh_mode_encodes_without_periodic_idrs() {
+    let mut cfg = EncoderConfig::new(Codec::H264, MODE, 4_000_000);
+    cfg.intra_refresh = true;
+    let Some(mut enc) = open("libx264", &cfg) else {
+        return;
+    };
+    let (mut src, clock) = source(MODE);
+    let frames = run(&mut enc, &mut src, &clock, 90, |i, e, _| {
+        if i == 70 {
+            e.request_idr();
+        }
+    });
+    let keys: Vec<usize> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.frame_type == FrameType::Idr)
+        .map(|(i, _)| i)
+        .collect();
+    // Only the start and the requested refresh are IDRs; the rest refresh column by column.
+    assert_eq!(keys, vec![0, 70]);
+    assert!(idr_with_parameter_sets(Codec::H264, &frames[70].bytes));
+    check_stamps(Codec::H264, &frames, 1_000_000_000);
+}
+
+#[test]
+fn encoder_thread_applies_bitrate_and_mode_between_frames_and_drops_when_full() {
+    use punktfunk_media::encode::thread::{EncoderControl, EncoderThread};
+    let cfg = EncoderConfig::new(Codec::H264, MODE, 8_000_000);
+    let Some(enc) = open("libx264", &cfg) else {
+        return;
+    };
+    let (otx, orx) = std::sync::mpsc::sync_channel(64);
+    let th = EncoderThread::spawn(enc, 1, otx);
+    let (mut src, clock) = source(MODE);
+    let ctl = th.control();
+    let mut got = Vec::new();
+    let mut handed_back = 0u64;
+    let mut send = |src: &mut SyntheticSource, n: usize, got: &mut Vec<EncodedFrame>| {
+        for _ in 0..n {
+            let mut f = th
+                .recycled_buffer()
+                .unwrap_or_else(|| VideoFrame::new(1, 1, PixelFormat::Bgra));
+            src.next_frame(&mut f).unwrap();
+            clock.advance(16_666_667);
+            // Wait for room instead of dropping: this test wants every frame.
+            loop {
+                match th.submit(f) {
+                    Ok(()) => break,
+                    Err(back) => {
+                        handed_back += 1;
+                        f = back;
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
+            }
+            got.extend(orx.try_iter());
+        }
+    };
+    send(&mut src, 20, &mut got);
+    ctl.send(EncoderControl::SetBitrate(400_000)).unwrap();
+    send(&mut src, 20, &mut got);
+    ctl.send(EncoderControl::SetMode(VideoMode::new(1280, 720, 60)))
+        .unwrap();
+    src.set_mode(VideoMode::new(1280, 720, 60)).unwrap();
+    send(&mut src, 5, &mut got);
+    let dropped_in = th
+        .stats()
+        .dropped_input
+        .load(std::sync::atomic::Ordering::Relaxed);
+    th.stop().unwrap();
+    got.extend(orx.try_iter());
+    assert_eq!(got.len(), 45);
+    let numbers: Vec<u64> = got.iter().map(|f| f.frame_number).collect();
+    assert_eq!(numbers, (0..45).collect::<Vec<_>>());
+    // The bitrate drop took effect at some frame after it was sent (between frames).
+    let early = mean_size(&got[5..18]);
+    let late = mean_size(&got[30..40]);
+    assert!(late * 3.0 < early, "{early} -> {late}");
+    // The mode change produced an IDR at 720p.
+    let mut dec = VideoDecoder::new(Codec::H264).unwrap();
+    let mut widths = Vec::new();
+    for f in &got {
+        dec.decode(&f.bytes, |d| widths.push(d.width)).unwrap();
+    }
+    assert_eq!(widths.last(), Some(&1280));
+    assert!(got[40..].iter().any(|f| f.frame_type == FrameType::Idr));
+    // Every frame handed back by a full queue is counted as an input drop.
+    assert_eq!(dropped_in, handed_back);
+}

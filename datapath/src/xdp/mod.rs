@@ -20,8 +20,9 @@
 //! retried briefly. The chosen mode is reported by [`TxQueue::kind`].
 //!
 //! Receive: the engine also binds a UDP socket on its source port, which receives feedback
-//! while no XSK RX ring is attached (the XDP steering program will redirect the host's ports
-//! into an RX ring later; see [`crate::rx`]).
+//! while nothing is steered into the XSK. With [`XdpConfig::rx`] the socket also gets an RX
+//! ring; register [`XdpEngine::xsk_fd`] with the XDP steering program and the host's ports
+//! arrive there. [`TxQueue::poll_rx`] drains both (see [`crate::rx`]).
 
 pub mod ring;
 pub mod sys;
@@ -73,6 +74,9 @@ pub struct XdpConfig {
     pub batch: usize,
     /// How long to wait for the next hop's MAC (default 1 s).
     pub neighbour_wait: Duration,
+    /// Also open an RX ring (`ring_size` extra UMEM frames posted on the fill ring) for
+    /// datagrams an XDP steering program redirects into this socket (default false).
+    pub rx: bool,
 }
 
 impl Default for XdpConfig {
@@ -87,6 +91,7 @@ impl Default for XdpConfig {
             max_datagram: 1472,
             batch: 64,
             neighbour_wait: Duration::from_secs(1),
+            rx: false,
         }
     }
 }
@@ -100,18 +105,22 @@ const STALL_LIMIT: Duration = Duration::from_millis(500);
 struct Xsk {
     tx: Producer<libc::xdp_desc>,
     comp: Consumer<u64>,
-    _fill: Producer<u64>,
+    fill: Producer<u64>,
+    rx: Option<Consumer<libc::xdp_desc>>,
     fd: OwnedFd,
     umem: Umem,
 }
 
 impl Xsk {
+    /// Opens the socket with `frames` UMEM frames; with `rx`, the last `ring_size` of them
+    /// are posted on the fill ring for the RX ring.
     fn open(
         ifindex: u32,
         queue: u32,
         frames: u32,
         ring_size: u32,
         zc: bool,
+        rx: bool,
     ) -> std::io::Result<Self> {
         let fd = sys::xsk_socket()?;
         let umem = Umem::new(frames, FRAME_SIZE)?;
@@ -119,7 +128,21 @@ impl Xsk {
         sys::set_opt(fd.as_fd(), libc::XDP_UMEM_FILL_RING, &ring_size)?;
         sys::set_opt(fd.as_fd(), libc::XDP_UMEM_COMPLETION_RING, &ring_size)?;
         sys::set_opt(fd.as_fd(), libc::XDP_TX_RING, &ring_size)?;
+        if rx {
+            sys::set_opt(fd.as_fd(), libc::XDP_RX_RING, &ring_size)?;
+        }
         let off = sys::mmap_offsets(fd.as_fd())?;
+        let rx_ring = if rx {
+            let map = sys::Mmap::ring(
+                fd.as_fd(),
+                libc::XDP_PGOFF_RX_RING as u64,
+                ring::map_len::<libc::xdp_desc>(&off.rx, ring_size),
+            )?;
+            // SAFETY: the kernel's RX ring mapping, sized for `ring_size` descriptors.
+            Some(unsafe { Consumer::new(map, &off.rx, ring_size) })
+        } else {
+            None
+        };
         let fill_map = sys::Mmap::ring(
             fd.as_fd(),
             libc::XDP_UMEM_PGOFF_FILL_RING,
@@ -137,13 +160,18 @@ impl Xsk {
         )?;
         // SAFETY: each map is the kernel's mapping of the ring named by its offset set, sized
         // for `ring_size` entries of the ring's entry type.
-        let (fill, comp, tx) = unsafe {
+        let (mut fill, comp, tx) = unsafe {
             (
                 Producer::new(fill_map, &off.fr, ring_size),
                 Consumer::new(comp_map, &off.cr, ring_size),
                 Producer::new(tx_map, &off.tx, ring_size),
             )
         };
+        if rx {
+            // Post the RX frames before binding so the first packets have somewhere to go.
+            let rx_frames: Vec<u64> = (frames - ring_size..frames).map(|i| umem.addr(i)).collect();
+            fill.produce(&rx_frames);
+        }
         let flags = if zc {
             libc::XDP_ZEROCOPY | libc::XDP_USE_NEED_WAKEUP
         } else {
@@ -163,7 +191,8 @@ impl Xsk {
         Ok(Self {
             tx,
             comp,
-            _fill: fill,
+            fill,
+            rx: rx_ring,
             fd,
             umem,
         })
@@ -182,6 +211,8 @@ pub struct XdpEngine {
     pending: Vec<(u64, u32)>,
     descs: Vec<libc::xdp_desc>,
     comp_buf: Vec<u64>,
+    rx_descs: Vec<libc::xdp_desc>,
+    rx_recycle: Vec<u64>,
     in_flight: u32,
     max_datagram: usize,
     batch: usize,
@@ -209,7 +240,8 @@ impl XdpEngine {
             .local_addr()
             .map_err(|e| TxError::io("local_addr", e))?;
         let ring_size = config.ring_size.clamp(64, 1 << 16).next_power_of_two();
-        let frames = config.frames.max(ring_size);
+        let tx_frames = config.frames.max(ring_size);
+        let frames = tx_frames + if config.rx { ring_size } else { 0 };
         let (xsk, zero_copy) = match config.zero_copy {
             ZeroCopy::Never => (
                 Self::open_xsk(&route, config, frames, ring_size, false)?,
@@ -250,7 +282,7 @@ impl XdpEngine {
             .max_datagram
             .min(route.mtu as usize - ip_udp)
             .min(FRAME_SIZE as usize - tmpl.len());
-        let free: Vec<u64> = (0..frames).rev().map(|i| xsk.umem.addr(i)).collect();
+        let free: Vec<u64> = (0..tx_frames).rev().map(|i| xsk.umem.addr(i)).collect();
         let batch = config.batch.clamp(1, ring_size as usize);
         Ok(Self {
             xsk,
@@ -263,6 +295,15 @@ impl XdpEngine {
             pending: Vec::with_capacity(batch),
             descs: Vec::with_capacity(batch),
             comp_buf: vec![0; ring_size as usize],
+            rx_descs: vec![
+                libc::xdp_desc {
+                    addr: 0,
+                    len: 0,
+                    options: 0
+                };
+                crate::RX_BATCH
+            ],
+            rx_recycle: Vec::with_capacity(crate::RX_BATCH),
             in_flight: 0,
             max_datagram,
             batch,
@@ -277,7 +318,15 @@ impl XdpEngine {
         ring_size: u32,
         zc: bool,
     ) -> Result<Xsk, TxError> {
-        Xsk::open(route.ifindex, config.queue, frames, ring_size, zc).map_err(|e| {
+        Xsk::open(
+            route.ifindex,
+            config.queue,
+            frames,
+            ring_size,
+            zc,
+            config.rx,
+        )
+        .map_err(|e| {
             let what = if e.raw_os_error() == Some(libc::EPERM) {
                 "AF_XDP socket (needs CAP_NET_RAW/CAP_NET_ADMIN)"
             } else if zc {
@@ -292,6 +341,41 @@ impl XdpEngine {
     /// The route the engine resolved (interface, addresses, MACs).
     pub fn route(&self) -> &Route {
         &self.route
+    }
+
+    /// The AF_XDP socket, for `XdpSteering::register_xsk(queue, fd)`.
+    pub fn xsk_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.xsk.fd.as_fd()
+    }
+
+    /// True when the socket has an RX ring (see [`XdpConfig::rx`]).
+    pub fn has_rx_ring(&self) -> bool {
+        self.xsk.rx.is_some()
+    }
+
+    /// Drains up to `RX_BATCH` frames from the RX ring into `on`, returning their frames to
+    /// the fill ring; frames that are not plain UDP are skipped.
+    fn poll_xsk_rx(&mut self, on: &mut dyn FnMut(SocketAddr, &[u8])) -> usize {
+        let Some(rx) = self.xsk.rx.as_mut() else {
+            return 0;
+        };
+        let n = rx.consume(&mut self.rx_descs);
+        self.rx_recycle.clear();
+        let frame = u64::from(self.xsk.umem.frame_size());
+        for d in &self.rx_descs[..n] {
+            if let Some(bytes) = self.xsk.umem.bytes(d.addr, d.len)
+                && let Ok(u) = crate::rx::parse_udp_frame(bytes)
+            {
+                on(u.src, u.payload);
+            }
+            self.rx_recycle.push(d.addr - d.addr % frame);
+        }
+        // The fill ring has room for every RX frame (same size, nothing else posted).
+        self.xsk.fill.produce(&self.rx_recycle);
+        if n > 0 && self.xsk.fill.needs_wakeup() {
+            let _ = sys::kick_rx(self.xsk.fd.as_fd());
+        }
+        n
     }
 
     /// True when bound in zero-copy mode.
@@ -428,6 +512,15 @@ impl TxQueue for XdpEngine {
 
     fn socket(&self) -> &UdpSocket {
         &self.sock
+    }
+
+    fn poll_rx(
+        &mut self,
+        buf: &mut [u8],
+        on: &mut dyn FnMut(SocketAddr, &[u8]),
+    ) -> Result<usize, TxError> {
+        let n = self.poll_xsk_rx(on);
+        Ok(n + crate::socket_rx(&self.sock, buf, on, crate::RX_BATCH)?)
     }
 }
 

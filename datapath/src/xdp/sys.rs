@@ -98,6 +98,26 @@ pub fn kick_tx(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
+/// Wakes the kernel to refill from the fill ring (`recvfrom(fd, NULL, 0, MSG_DONTWAIT)`).
+pub fn kick_rx(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: a zero-length receive with null buffer and address is the documented wake-up.
+    let r = unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            std::ptr::null_mut(),
+            0,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
 /// A memory mapping, unmapped on drop.
 #[derive(Debug)]
 pub struct Mmap {

@@ -69,4 +69,18 @@ impl Umem {
             std::slice::from_raw_parts_mut(self.map.as_ptr().add(start), self.frame_size as usize)
         }
     }
+
+    /// `len` bytes at `addr` (anywhere inside one frame), read-only; `None` when out of range.
+    /// For frames the kernel handed back on the RX ring.
+    pub fn bytes(&self, addr: u64, len: u32) -> Option<&[u8]> {
+        let start = usize::try_from(addr).ok()?;
+        let end = start.checked_add(len as usize)?;
+        let frame_end = (start / self.frame_size as usize + 1) * self.frame_size as usize;
+        if end > self.map.len() || end > frame_end {
+            return None;
+        }
+        // SAFETY: the range lies inside the mapping (checked); the frame belongs to us until
+        // it is returned on the fill ring.
+        Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(start), len as usize) })
+    }
 }

@@ -98,6 +98,84 @@ pub fn contains_idr(codec: Codec, data: &[u8]) -> bool {
     nal_units(data).any(|n| nal_kind(codec, n) == NalKind::Idr)
 }
 
+/// Reads bits MSB-first from an RBSP (emulation-prevention bytes already removed).
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn bit(&mut self) -> Option<u32> {
+        let b = *self.data.get(self.pos / 8)?;
+        let v = (b >> (7 - self.pos % 8)) & 1;
+        self.pos += 1;
+        Some(v as u32)
+    }
+    fn bits(&mut self, n: u32) -> Option<u32> {
+        (0..n).try_fold(0u32, |acc, _| Some((acc << 1) | self.bit()?))
+    }
+    /// Unsigned Exp-Golomb.
+    fn ue(&mut self) -> Option<u32> {
+        let mut zeros = 0;
+        while self.bit()? == 0 {
+            zeros += 1;
+            if zeros > 31 {
+                return None;
+            }
+        }
+        Some((1u32 << zeros) - 1 + self.bits(zeros)?)
+    }
+}
+
+/// `max_num_ref_frames` of an H.264 SPS NAL unit (with its header byte). `None` when the
+/// NAL is not an SPS or uses features this small parser skips (scaling matrices, POC type 1).
+pub fn h264_max_num_ref_frames(nal: &[u8]) -> Option<u32> {
+    if nal.first()? & 0x1f != 7 {
+        return None;
+    }
+    // Remove emulation-prevention bytes (00 00 03 → 00 00).
+    let mut rbsp = Vec::with_capacity(nal.len());
+    let mut zeros = 0;
+    for &b in &nal[1..] {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        rbsp.push(b);
+    }
+    let mut r = Bits {
+        data: &rbsp,
+        pos: 0,
+    };
+    let profile = r.bits(8)?;
+    r.bits(16)?; // constraint flags, level
+    r.ue()?; // seq_parameter_set_id
+    if matches!(
+        profile,
+        100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
+    ) {
+        if r.ue()? == 3 {
+            r.bit()?; // separate_colour_plane_flag
+        }
+        r.ue()?; // bit_depth_luma_minus8
+        r.ue()?; // bit_depth_chroma_minus8
+        r.bit()?; // qpprime_y_zero_transform_bypass_flag
+        if r.bit()? == 1 {
+            return None; // seq_scaling_matrix_present_flag
+        }
+    }
+    r.ue()?; // log2_max_frame_num_minus4
+    match r.ue()? {
+        0 => {
+            r.ue()?; // log2_max_pic_order_cnt_lsb_minus4
+        }
+        2 => {}
+        _ => return None,
+    }
+    r.ue()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +194,23 @@ mod tests {
         // IDR without SPS in front is not enough.
         assert!(!idr_with_parameter_sets(Codec::H264, &au[11..]));
         assert!(contains_idr(Codec::H264, &au[11..]));
+    }
+
+    #[test]
+    fn sps_parser_never_panics_on_garbage() {
+        let mut x = 0x1234_5678u32;
+        for len in 0..200 {
+            let nal: Vec<u8> = (0..len)
+                .map(|i| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    if i == 0 { 0x67 } else { (x >> 24) as u8 }
+                })
+                .collect();
+            let _ = h264_max_num_ref_frames(&nal);
+            let _ = nal_units(&nal).count();
+        }
+        // All-zero payload: Exp-Golomb runs off the end → None.
+        assert_eq!(h264_max_num_ref_frames(&[0x67, 0, 0, 0]), None);
     }
 
     #[test]

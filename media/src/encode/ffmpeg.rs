@@ -41,6 +41,8 @@ pub struct FfmpegEncoder {
     /// Next stream frame number (= pts); survives rebuilds.
     next_frame: u64,
     force_idr: bool,
+    rebuild_pending: bool,
+    last_convert: std::time::Duration,
     /// (pts, capture ts, source frame number, submit instant) of frames inside the encoder.
     in_flight: VecDeque<(i64, u64, u64, Instant)>,
 }
@@ -54,6 +56,12 @@ pub fn backend_of(name: &str) -> Backend {
     } else {
         Backend::Software
     }
+}
+
+/// Whether the encoder turns a frame marked `I` into a key frame. FFmpeg 5.1's libsvtav1
+/// wrapper ignores the mark, so forced key frames rebuild that encoder instead.
+pub fn honours_forced_idr(name: &str) -> bool {
+    name != "libsvtav1"
 }
 
 /// Whether a running encoder takes a new bitrate without a rebuild (FFmpeg's libx264 and
@@ -107,7 +115,8 @@ fn options(name: &str, cfg: &EncoderConfig) -> ff::Dictionary<'static> {
                 "repeat-headers=1:scenecut=0:keyint=infinite:bframes=0:ref={refs}:force-cfr=1"
             );
             if cfg.slices > 1 {
-                p += &format!(":slices={}", cfg.slices);
+                // zerolatency uses sliced threads, where x264 makes one slice per thread.
+                p += &format!(":slices={0}:threads={0}", cfg.slices);
             }
             if cfg.intra_refresh {
                 p += ":intra-refresh=1";
@@ -195,6 +204,8 @@ impl FfmpegEncoder {
             pkt: ff::Packet::empty(),
             next_frame: 0,
             force_idr: false,
+            rebuild_pending: false,
+            last_convert: std::time::Duration::ZERO,
             in_flight: VecDeque::with_capacity(8),
         })
     }
@@ -214,20 +225,31 @@ impl FfmpegEncoder {
         &self.cfg
     }
 
-    /// Makes the next encoded frame an IDR with parameter sets in front.
+    /// Time the last [`FfmpegEncoder::encode`] spent converting pixels (part of
+    /// `encode_time`).
+    pub fn last_conversion_time(&self) -> std::time::Duration {
+        self.last_convert
+    }
+
+    /// Makes the next encoded frame an IDR with parameter sets in front (for encoders
+    /// that ignore forced key frames, by rebuilding before the next frame).
     pub fn request_idr(&mut self) {
         self.force_idr = true;
+        if !honours_forced_idr(&self.name) {
+            self.rebuild_pending = true;
+        }
     }
 
     /// The client lost stream frames `first..=last`. The next frame must not reference
     /// them; these encoders cannot pick references, so this falls back to an IDR.
     pub fn invalidate_refs(&mut self, first: u64, last: u64) {
         debug!(first, last, "reference invalidation → IDR");
-        self.force_idr = true;
+        self.request_idr();
     }
 
     /// Changes the target bitrate: reconfigures the running encoder where FFmpeg allows
-    /// (libx264, NVENC), else rebuilds it (frame numbering continues, next frame is IDR).
+    /// (libx264, NVENC), else rebuilds it before the next frame (frame numbering continues,
+    /// that frame is an IDR).
     pub fn set_bitrate(&mut self, bps: u64) -> Result<BitrateChange, EncodeError> {
         self.cfg.bitrate_bps = bps;
         if live_bitrate(&self.name) {
@@ -242,15 +264,17 @@ impl FfmpegEncoder {
             }
             Ok(BitrateChange::Reconfigured)
         } else {
-            self.rebuild()?;
+            self.rebuild_pending = true;
             Ok(BitrateChange::Rebuilt)
         }
     }
 
     /// Changes resolution/frame rate by rebuilding the encoder in place (numbering kept).
-    pub fn set_mode(&mut self, mode: VideoMode) -> Result<(), EncodeError> {
+    /// Like a bitrate rebuild, it happens before the next frame: frames still inside the
+    /// old encoder are flushed out first, then the new one starts with an IDR.
+    pub fn set_mode(&mut self, mode: VideoMode) {
         self.cfg.mode = mode;
-        self.rebuild()
+        self.rebuild_pending = true;
     }
 
     fn rebuild(&mut self) -> Result<(), EncodeError> {
@@ -261,6 +285,7 @@ impl FfmpegEncoder {
         self.scaler = None;
         self.in_flight.clear();
         self.force_idr = true;
+        self.rebuild_pending = false;
         Ok(())
     }
 
@@ -274,9 +299,16 @@ impl FfmpegEncoder {
     ) -> Result<(), EncodeError> {
         let t0 = Instant::now();
         if (frame.width, frame.height) != (self.cfg.mode.width, self.cfg.mode.height) {
-            self.set_mode(VideoMode::new(frame.width, frame.height, self.cfg.mode.fps))?;
+            self.set_mode(VideoMode::new(frame.width, frame.height, self.cfg.mode.fps));
         }
+        if self.rebuild_pending {
+            // Frames still inside the old encoder come out before the rebuild.
+            self.flush(&mut out)?;
+            self.rebuild()?;
+        }
+        let tc = Instant::now();
         self.convert(frame)?;
+        self.last_convert = tc.elapsed();
         let pts = self.next_frame as i64;
         self.next_frame += 1;
         self.dst.set_pts(Some(pts));

@@ -154,7 +154,7 @@ fn apply(enc: &mut FfmpegEncoder, c: EncoderControl) -> Result<(), EncodeError> 
         EncoderControl::SetBitrate(b) => {
             enc.set_bitrate(b)?;
         }
-        EncoderControl::SetMode(m) => enc.set_mode(m)?,
+        EncoderControl::SetMode(m) => enc.set_mode(m),
     }
     Ok(())
 }

@@ -238,7 +238,11 @@ impl InputBackend for UinputBackend {
                             weak_magnitude,
                         } = up.effect().kind
                         {
-                            let id = pad.effects.len() as i16;
+                            // Reuse an updated effect's id, else the lowest free one.
+                            let id = match up.effect_id() {
+                                id if id >= 0 && pad.effects.contains_key(&id) => id,
+                                _ => (0..).find(|i| !pad.effects.contains_key(i)).unwrap_or(0),
+                            };
                             up.set_effect_id(id);
                             pad.effects.insert(id, (strong_magnitude, weak_magnitude));
                         }

@@ -51,6 +51,12 @@ pub trait InputSink: Send + 'static {
     fn inject(&mut self, event: InputEvent);
 }
 
+impl<T: InputSink + ?Sized> InputSink for Box<T> {
+    fn inject(&mut self, event: InputEvent) {
+        (**self).inject(event)
+    }
+}
+
 /// Knobs of a stream session.
 #[derive(Debug, Clone)]
 pub struct StreamOptions {

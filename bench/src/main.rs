@@ -1,0 +1,246 @@
+//! `punktfunk-bench`: throughput runs.
+//!
+//! `punktfunk-bench line-rate` seals punktfunk/1 frames (GF(2¹⁶) FEC + AES-128-GCM, core
+//! `native`) on the pinned datapath thread and sends them, unpaced, through each engine in
+//! turn: a simulated NIC (what one core can seal and enqueue), then AF_XDP, io_uring + GSO and
+//! sendmmsg over a veth pair into a test namespace (what crosses the pair is counted there).
+
+mod sim;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use punktfunk_core::crypto::{AeadAlgorithm, AeadKey};
+use punktfunk_core::native::data::DataCipher;
+use punktfunk_core::native::data::sealer::{FrameSealer as NativeSealer, SealerConfig};
+use punktfunk_core::slots::DatagramBuf;
+use punktfunk_datapath::mmsg::MmsgConfig;
+use punktfunk_datapath::pipeline::{self, DatapathConfig, StagedSealer};
+use punktfunk_datapath::uring::UringConfig;
+use punktfunk_datapath::xdp::XdpConfig;
+use punktfunk_datapath::{EngineConfig, Flow, TxQueue, open_engine};
+use punktfunk_testnet::VethNet;
+
+#[derive(Parser)]
+#[command(name = "punktfunk-bench", about = "punktfunk throughput runs")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Seal and send frames as fast as each engine goes.
+    LineRate(LineRate),
+}
+
+#[derive(Parser)]
+struct LineRate {
+    /// Seconds per engine.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Bytes per frame (access unit).
+    #[arg(long, default_value_t = 1 << 20)]
+    frame_bytes: usize,
+    /// FEC parity percentage.
+    #[arg(long, default_value_t = 20)]
+    fec: u8,
+    /// Line rate of the simulated NIC in Gbit/s (0: unlimited).
+    #[arg(long, default_value_t = 0.0)]
+    sim_gbps: f64,
+    /// Engines to run, comma-separated: sim, xdp, uring, mmsg.
+    #[arg(long, default_value = "sim,xdp,uring,mmsg")]
+    engines: String,
+}
+
+fn native_sealer() -> NativeSealer {
+    let key = AeadKey::new(AeadAlgorithm::Aes128Gcm, &[0x42; 16]).expect("16-byte key");
+    let cipher = DataCipher::Sealed {
+        key,
+        salt: [9, 8, 7, 6],
+    };
+    NativeSealer::new(SealerConfig::new(cipher, 1408, 4096)).expect("valid sealer config")
+}
+
+/// Datagrams that reached the namespace's UDP layer (InDatagrams + InErrors).
+fn udp_in(net: &VethNet) -> u64 {
+    let Ok(out) = net.ns.exec(&["cat", "/proc/net/snmp"]) else {
+        return 0;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut udp = text.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    let names: Vec<&str> = names.split_whitespace().collect();
+    let values: Vec<u64> = values
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    let get = |n: &str| {
+        names
+            .iter()
+            .position(|x| *x == n)
+            .and_then(|i| values.get(i).copied())
+            .unwrap_or(0)
+    };
+    get("InDatagrams") + get("InErrors")
+}
+
+struct Row {
+    name: String,
+    frames_per_s: f64,
+    sealed_gbps: f64,
+    kpps: f64,
+    delivered_kpps: Option<f64>,
+}
+
+fn run<Q: TxQueue + Send + 'static>(
+    name: String,
+    q: Q,
+    args: &LineRate,
+    delivered: Option<&dyn Fn() -> u64>,
+) -> Row {
+    let fec = args.fec;
+    let mut sealer = native_sealer();
+    let staged = StagedSealer::new(move |f: &Vec<u8>, buf: &mut DatagramBuf| {
+        if let Err(e) = sealer.seal_frame(f, 0, 0, fec, buf) {
+            tracing::error!("seal: {e}");
+        }
+    });
+    let config = DatapathConfig {
+        interval_ns: 0, // unpaced: every chunk at once
+        link_bps: 0,
+        ..DatapathConfig::default()
+    };
+    let (mut tx, dp) = pipeline::spawn(q, staged, config).expect("spawn datapath thread");
+    let frame: Vec<u8> = (0..args.frame_bytes).map(|i| (i * 7) as u8).collect();
+    let mut spare: Vec<Vec<u8>> = (0..4).map(|_| frame.clone()).collect();
+    let d0 = delivered.map(|f| f());
+    let start = Instant::now();
+    let dur = Duration::from_secs_f64(args.seconds);
+    while start.elapsed() < dur {
+        while let Some(f) = tx.recycled() {
+            spare.push(f);
+        }
+        match spare.pop() {
+            Some(f) => {
+                if let Err(f) = tx.send(f) {
+                    spare.push(f);
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+            None => std::thread::sleep(Duration::from_micros(50)),
+        }
+    }
+    drop(tx);
+    let report = dp.report();
+    let secs = start.elapsed().as_secs_f64();
+    let (q, _) = dp.finish().expect("datapath finished");
+    std::thread::sleep(Duration::from_millis(100));
+    let frames = report.frames as f64 / secs;
+    let st = q.stats();
+    Row {
+        name: format!("{name} ({})", q.kind()),
+        frames_per_s: frames,
+        sealed_gbps: frames * args.frame_bytes as f64 * 8.0 / 1e9,
+        kpps: st.sent_packets as f64 / secs / 1e3,
+        delivered_kpps: delivered
+            .zip(d0)
+            .map(|(f, d0)| (f() - d0) as f64 / secs / 1e3),
+    }
+}
+
+fn line_rate(args: LineRate) {
+    let wanted: Vec<&str> = args.engines.split(',').map(str::trim).collect();
+    let mut rows = Vec::new();
+    if wanted.contains(&"sim") {
+        let rate = (args.sim_gbps * 1e9) as u64;
+        let nic = sim::SimNic::new(64, rate).expect("simulated NIC");
+        let label = if rate == 0 {
+            "simulated NIC, unlimited".to_string()
+        } else {
+            format!("simulated NIC {} Gbit/s", args.sim_gbps)
+        };
+        rows.push(run(label, nic, &args, None));
+    }
+    let net = match punktfunk_testnet::available() {
+        Ok(()) => Some(VethNet::create().expect("veth test network")),
+        Err(why) => {
+            eprintln!("veth engines skipped: {why}");
+            None
+        }
+    };
+    if let Some(net) = &net {
+        let ns_addr = net.ns_addr;
+        let sink = net
+            .ns
+            .run(move || UdpSocket::bind((ns_addr, 0)).expect("bind sink"))
+            .expect("namespace");
+        let flow = Flow {
+            local: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            remote: sink.local_addr().expect("bound"),
+        };
+        let delivered = || udp_in(net);
+        for (key, cfg) in [
+            (
+                "xdp",
+                EngineConfig {
+                    xdp: Some(XdpConfig::default()),
+                    ..EngineConfig::default()
+                },
+            ),
+            (
+                "uring",
+                EngineConfig {
+                    uring: Some(UringConfig::default()),
+                    ..EngineConfig::default()
+                },
+            ),
+            (
+                "mmsg",
+                EngineConfig {
+                    mmsg: Some(MmsgConfig::default()),
+                    ..EngineConfig::default()
+                },
+            ),
+        ] {
+            if !wanted.contains(&key) {
+                continue;
+            }
+            match open_engine(&flow, &cfg) {
+                Ok(q) => rows.push(run(format!("veth {key}"), q, &args, Some(&delivered))),
+                Err(e) => eprintln!("{key}: unavailable: {e}"),
+            }
+        }
+    }
+    println!(
+        "\nframes of {} bytes, FEC {} %, AES-128-GCM, S = 1408, unpaced, datapath thread pinned\n",
+        args.frame_bytes, args.fec
+    );
+    println!("| engine | frames/s | sealed Gbit/s (frame bytes) | sent kpps | delivered kpps |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.0} | {} |",
+            r.name,
+            r.frames_per_s,
+            r.sealed_gbps,
+            r.kpps,
+            r.delivered_kpps
+                .map_or_else(|| "–".to_string(), |d| format!("{d:.0}"))
+        );
+    }
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match Cli::parse().cmd {
+        Cmd::LineRate(args) => line_rate(args),
+    }
+}
