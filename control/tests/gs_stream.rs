@@ -19,7 +19,7 @@ use punktfunk_core::gamestream::control::{ControlCipher, Direction, IvMode, type
 use punktfunk_core::gamestream::input::emit_input_packet;
 use punktfunk_core::gamestream::rtsp::StreamConfig;
 use punktfunk_core::gamestream::video::{FrameType, VideoConfig, VideoDepacketizer, VideoEvent};
-use punktfunk_core::input::{InputEvent, KeyEvent, Modifiers};
+use punktfunk_core::input::{Feedback, InputEvent, KeyEvent, Modifiers};
 use rusty_enet::{EventNoRef, Host, HostSettings, Packet};
 
 const RIKEY: [u8; 16] = [0x5a; 16];
@@ -84,11 +84,22 @@ impl AudioFeed for TestAudio {
     }
 }
 
-struct TestInput(mpsc::Sender<InputEvent>);
+/// Records input; after the first event, "a game" sets a rumble that must reach the client.
+struct TestInput(mpsc::Sender<InputEvent>, bool);
 
 impl InputSink for TestInput {
     fn inject(&mut self, event: InputEvent) {
         let _ = self.0.send(event);
+        self.1 = true;
+    }
+    fn poll_feedback(&mut self, out: &mut Vec<Feedback>) {
+        if std::mem::take(&mut self.1) {
+            out.push(Feedback::Rumble {
+                index: 0,
+                low_freq: 0x1234,
+                high_freq: 0x5678,
+            });
+        }
     }
 }
 
@@ -215,7 +226,7 @@ fn run_session(encryption: u32) {
             idr_sent: idr_sent.clone(),
         },
         TestAudio(0),
-        TestInput(input_tx),
+        TestInput(input_tx, false),
     )
     .expect("session starts");
 
@@ -307,8 +318,17 @@ fn run_session(encryption: u32) {
     let mut buf = [0u8; 2048];
     let mut sent_key = false;
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut host_messages: Vec<(u16, Vec<u8>)> = Vec::new();
     while frames.len() + (lost as usize) < FRAMES as usize && Instant::now() < deadline {
-        let _ = enet.service();
+        if let Ok(Some(EventNoRef::Receive { packet, .. })) =
+            enet.service().map(|e| e.map(|e| e.no_ref()))
+        {
+            let mut scratch = [0u8; 64];
+            let m = cipher
+                .open(Direction::HostToClient, packet.data(), &mut scratch)
+                .unwrap();
+            host_messages.push((m.msg_type, m.payload.to_vec()));
+        }
         if let Ok((n, _)) = video.recv_from(&mut buf) {
             datagrams += 1;
             // Drop every 13th datagram: FEC (20 %, ≥ 2 parity per block) must repair it.
@@ -390,6 +410,32 @@ fn run_session(encryption: u32) {
         );
     }
 
+    // Let the rumble arrive, then check what the host sent on the control stream.
+    let end = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < end && !host_messages.iter().any(|m| m.0 == types::host::RUMBLE) {
+        if let Ok(Some(EventNoRef::Receive { packet, .. })) =
+            enet.service().map(|e| e.map(|e| e.no_ref()))
+        {
+            let mut scratch = [0u8; 64];
+            let m = cipher
+                .open(Direction::HostToClient, packet.data(), &mut scratch)
+                .unwrap();
+            host_messages.push((m.msg_type, m.payload.to_vec()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        host_messages.first().map(|m| m.0),
+        Some(types::host::HDR_MODE),
+        "HDR mode first"
+    );
+    assert_eq!(host_messages[0].1[0], 0, "SDR");
+    let rumble = host_messages
+        .iter()
+        .find(|m| m.0 == types::host::RUMBLE)
+        .expect("rumble sent");
+    assert_eq!(&rumble.1[4..], &[0, 0, 0x34, 0x12, 0x78, 0x56]);
+
     // Host ends the session: the client gets the termination message.
     let report = session.stop(types::termination::GRACEFUL);
     stop_ping.store(true, Ordering::Relaxed);
@@ -411,6 +457,7 @@ fn run_session(encryption: u32) {
     assert_eq!(report.video_frames, u64::from(FRAMES));
     assert!(report.idr_requests >= 2, "{report:?}");
     assert_eq!(report.input_events, 1);
+    assert_eq!(report.feedback_sent, 1);
     p1.join().unwrap();
     p2.join().unwrap();
 }

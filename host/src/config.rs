@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 
 /// What produces the video AUs.
@@ -15,10 +15,27 @@ pub enum Source {
     Synthetic,
 }
 
-/// `punktfunk-host`: Linux game/desktop streaming host (punktfunk/1 native protocol).
+/// One-shot commands against a running host.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Enters the PIN a Moonlight client shows while pairing (sent to the running host).
+    Pin {
+        /// The 4-digit PIN.
+        pin: String,
+        /// A name for the paired client.
+        #[arg(long, default_value = "Moonlight")]
+        name: String,
+    },
+}
+
+/// `punktfunk-host`: Linux game/desktop streaming host (Moonlight/GameStream and the native
+/// punktfunk/1 protocol).
 #[derive(Debug, Parser)]
 #[command(version, about)]
 pub struct Cli {
+    /// A command for a running host instead of running one.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Configuration file (TOML) [default: $XDG_CONFIG_HOME/punktfunk/host.toml]
     #[arg(long, env = "PUNKTFUNK_CONFIG")]
     pub config: Option<PathBuf>,
@@ -82,6 +99,12 @@ pub struct Cli {
     /// QUIC idle timeout in seconds [default: 8]
     #[arg(long, env = "PUNKTFUNK_IDLE_TIMEOUT")]
     pub idle_timeout: Option<u64>,
+    /// GameStream base port (HTTP; HTTPS is 5 below, RTSP 21 above) [default: 47989]
+    #[arg(long, env = "PUNKTFUNK_GAMESTREAM_PORT")]
+    pub gamestream_port: Option<u16>,
+    /// Host name shown to Moonlight clients [default: the system host name]
+    #[arg(long, env = "PUNKTFUNK_HOSTNAME")]
+    pub hostname: Option<String>,
 }
 
 /// The TOML file: the same keys as the long options, with `-` written as `_`.
@@ -106,6 +129,8 @@ pub struct FileConfig {
     bitrate_kbps: Option<u32>,
     link_mtu: Option<u16>,
     idle_timeout: Option<u64>,
+    gamestream_port: Option<u16>,
+    hostname: Option<String>,
 }
 
 /// The resolved settings.
@@ -147,6 +172,10 @@ pub struct Settings {
     pub link_mtu: u16,
     /// Idle timeout, seconds.
     pub idle_timeout: u64,
+    /// GameStream base port.
+    pub gamestream_port: u16,
+    /// Host name for Moonlight.
+    pub hostname: String,
 }
 
 /// Errors resolving the configuration.
@@ -171,6 +200,14 @@ fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
         Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
         _ => std::env::var_os("HOME").map(|h| Path::new(&h).join(fallback)),
     }
+}
+
+fn system_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "punktfunk".into())
 }
 
 /// Parses "2,3,5-7".
@@ -264,6 +301,14 @@ impl Cli {
             bitrate_kbps: self.bitrate_kbps.or(file.bitrate_kbps).unwrap_or(0),
             link_mtu: self.link_mtu.or(file.link_mtu).unwrap_or(1500),
             idle_timeout: self.idle_timeout.or(file.idle_timeout).unwrap_or(8),
+            gamestream_port: self
+                .gamestream_port
+                .or(file.gamestream_port)
+                .unwrap_or(47989),
+            hostname: self
+                .hostname
+                .or(file.hostname)
+                .unwrap_or_else(system_hostname),
         })
     }
 }

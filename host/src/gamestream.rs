@@ -23,7 +23,7 @@ use punktfunk_control::gamestream::stream::{
 use punktfunk_control::gamestream::{GameStreamHost, HostConfig};
 use punktfunk_core::gamestream::control::types::termination;
 use punktfunk_core::gamestream::rtsp::announce::VideoCodec;
-use punktfunk_core::input::InputEvent;
+use punktfunk_core::input::{Feedback, InputEvent};
 use punktfunk_datapath::select::EngineConfig;
 use punktfunk_media::audio::opus::{OpusEncoder, OpusLayout};
 use punktfunk_media::audio::tone::ToneSource;
@@ -439,6 +439,14 @@ impl InputSink for BackendInput {
                 }
             }
             None => tracing::debug!(?event, "input event (no backend)"),
+        }
+    }
+
+    fn poll_feedback(&mut self, out: &mut Vec<Feedback>) {
+        if let Some(b) = &mut self.backend
+            && let Err(e) = b.poll_feedback(out)
+        {
+            warn!(error = %e, "reading input feedback failed");
         }
     }
 }

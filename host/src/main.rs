@@ -16,9 +16,14 @@ use punktfunk_control::native::tls::server_config;
 use punktfunk_control::quic::Driver;
 use punktfunk_control::runtime::run_pinned;
 use punktfunk_core::native::control::pake::Pin;
-use tracing::{info, warn};
+use tracing::info;
 
-use config::{Cli, Settings, Source};
+use config::{Cli, Command, Settings, Source};
+use punktfunk_datapath::select::EngineConfig;
+use punktfunk_datapath::xdp::XdpConfig;
+use punktfunk_host::gamestream::{
+    GameStreamService, GameStreamSettings, backend_input, submit_pin,
+};
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -27,8 +32,17 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let settings = Cli::parse().resolve()?;
-    run(settings)
+    let cli = Cli::parse();
+    let command = cli.command.clone();
+    let settings = cli.resolve()?;
+    match command {
+        Some(Command::Pin { pin, name }) => {
+            let reply = submit_pin(&settings.state_dir, &pin, &name)?;
+            println!("{reply}: pairing continues on the client");
+            Ok(())
+        }
+        None => run(settings),
+    }
 }
 
 fn run(s: Settings) -> anyhow::Result<()> {
@@ -36,26 +50,49 @@ fn run(s: Settings) -> anyhow::Result<()> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    if let Some(iface) = &s.xdp {
-        warn!(
-            "AF_XDP on {iface}: the AF_XDP datapath is not in this build yet; sending through kernel UDP sockets"
-        );
-    }
     if !s.datapath_cores.is_empty() {
         info!(
-            "datapath cores {:?} (kernel UDP sender runs on the control executor for now)",
+            "datapath cores {:?} (the native sender runs on the control executor for now)",
             s.datapath_cores
         );
     }
-    if s.gamestream {
-        warn!(
-            "GameStream (Moonlight) service is not in this build yet; serving native clients only"
-        );
+    if !s.native && !s.gamestream {
+        bail!("nothing to serve: both --no-native and --no-gamestream were given");
     }
+    std::fs::create_dir_all(&s.state_dir)
+        .with_context(|| format!("state dir {}", s.state_dir.display()))?;
+    let gamestream = if s.gamestream {
+        let engines = match &s.xdp {
+            Some(iface) => EngineConfig {
+                xdp: Some(XdpConfig {
+                    ifname: Some(iface.clone()),
+                    ..XdpConfig::default()
+                }),
+                ..EngineConfig::all()
+            },
+            None => EngineConfig::sockets(),
+        };
+        let gs = GameStreamSettings {
+            bind: s.bind,
+            base_port: s.gamestream_port,
+            state_dir: s.state_dir.clone(),
+            hostname: s.hostname.clone(),
+            engines,
+            input: backend_input(),
+        };
+        Some(GameStreamService::start(&gs, stop.clone())?)
+    } else {
+        None
+    };
     if !s.native {
-        bail!(
-            "nothing to serve: native clients are disabled and GameStream is not in this build yet"
-        );
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        info!("shutting down");
+        if let Some(gs) = gamestream {
+            gs.shutdown();
+        }
+        return Ok(());
     }
     let fixed_pin = match &s.pairing_pin {
         Some(p) => {
@@ -116,5 +153,8 @@ fn run(s: Settings) -> anyhow::Result<()> {
         info!("shut down: {:?}", st.stats);
         anyhow::Ok(())
     })??;
+    if let Some(gs) = gamestream {
+        gs.shutdown();
+    }
     Ok(())
 }

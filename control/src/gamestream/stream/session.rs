@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use punktfunk_core::gamestream::audio::{AudioConfig, AudioKey, AudioPacketizer};
 use punktfunk_core::gamestream::control::IvMode;
 use punktfunk_core::gamestream::control::types::termination;
+use punktfunk_core::gamestream::control::{HdrMetadata, HostMessage};
 use punktfunk_core::gamestream::video::{FrameType, VideoConfig, VideoPacketizer};
-use punktfunk_core::input::InputEvent;
+use punktfunk_core::input::{Feedback, InputEvent};
 use punktfunk_datapath::select::EngineConfig;
 
 use super::ping::PingMatcher;
@@ -45,15 +46,23 @@ pub trait AudioFeed: Send + 'static {
     fn next_packet(&mut self) -> Option<Vec<u8>>;
 }
 
-/// Where the client's input goes (the media crate's injection backends).
+/// Where the client's input goes (the media crate's injection backends), and where feedback
+/// for the client (rumble, LEDs, motion-sensor rates set by games) comes from.
 pub trait InputSink: Send + 'static {
     /// Injects one event.
     fn inject(&mut self, event: InputEvent);
+    /// Appends feedback produced since the last call; polled about every 50 ms.
+    fn poll_feedback(&mut self, out: &mut Vec<Feedback>) {
+        let _ = out;
+    }
 }
 
 impl<T: InputSink + ?Sized> InputSink for Box<T> {
     fn inject(&mut self, event: InputEvent) {
         (**self).inject(event)
+    }
+    fn poll_feedback(&mut self, out: &mut Vec<Feedback>) {
+        (**self).poll_feedback(out)
     }
 }
 
@@ -99,6 +108,8 @@ pub struct SessionReport {
     pub audio_datagrams: u64,
     /// Input events injected.
     pub input_events: u64,
+    /// Feedback messages (rumble, LED, ...) sent to the client.
+    pub feedback_sent: u64,
     /// Why the session ended, as a log line.
     pub end: String,
 }
@@ -111,6 +122,7 @@ struct Counters {
     idr_requests: AtomicU64,
     audio_datagrams: AtomicU64,
     input_events: AtomicU64,
+    feedback_sent: AtomicU64,
 }
 
 /// A running stream session; [`StreamSession::stop`] or the client's disconnect ends it.
@@ -323,6 +335,7 @@ impl StreamSession {
             idr_requests: c.idr_requests.load(Ordering::Relaxed),
             audio_datagrams: c.audio_datagrams.load(Ordering::Relaxed),
             input_events: c.input_events.load(Ordering::Relaxed),
+            feedback_sent: c.feedback_sent.load(Ordering::Relaxed),
             end,
         }
     }
@@ -354,15 +367,33 @@ fn control_loop(
     idr: &AtomicBool,
     counters: &Counters,
 ) -> String {
+    let mut feedback = Vec::new();
+    let mut connected = false;
     loop {
         if stop.load(Ordering::Relaxed) {
             return "stopped by the host".into();
+        }
+        if connected {
+            input.poll_feedback(&mut feedback);
+            for f in feedback.drain(..) {
+                counters.feedback_sent.fetch_add(1, Ordering::Relaxed);
+                control.send(HostMessage::from(f));
+            }
         }
         let Some(ev) = control.next_event(Duration::from_millis(50)) else {
             continue;
         };
         match ev {
-            ServerEvent::Connected(addr) => tracing::info!(%addr, "control stream up"),
+            ServerEvent::Connected(addr) => {
+                tracing::info!(%addr, "control stream up");
+                connected = true;
+                // Sunshine announces the dynamic range whenever capture starts (§5.3); the
+                // synthetic and X11 sources are SDR.
+                control.send(HostMessage::HdrMode {
+                    enabled: false,
+                    metadata: HdrMetadata::default(),
+                });
+            }
             ServerEvent::Control(ControlEvent::RequestIdr) => {
                 counters.idr_requests.fetch_add(1, Ordering::Relaxed);
                 idr.store(true, Ordering::Relaxed);
