@@ -224,6 +224,99 @@ fn session(
     .unwrap()
 }
 
+/// A client that sends one arbitrary first message (or, with `None`, closes at once with
+/// code 0 like a reachability probe) and records how the connection ended.
+struct OddClient {
+    first: Option<Vec<u8>>,
+    stream: punktfunk_control::native::stream::ControlStream,
+    ended: std::rc::Rc<std::cell::RefCell<Option<Ended>>>,
+}
+
+impl punktfunk_control::quic::ConnHandler for OddClient {
+    fn handle(
+        &mut self,
+        conn: &mut quinn_proto::Connection,
+        now: Instant,
+        event: Option<quinn_proto::Event>,
+    ) -> Option<Instant> {
+        match event {
+            Some(quinn_proto::Event::Connected) => match &self.first {
+                Some(body) => {
+                    self.stream.open(conn);
+                    self.stream.send(&Message::Other {
+                        ty: body[0],
+                        body: &body[1..],
+                    });
+                }
+                None => conn.close(now, 0u32.into(), bytes::Bytes::new()),
+            },
+            Some(quinn_proto::Event::ConnectionLost { reason }) => {
+                *self.ended.borrow_mut() =
+                    Some(punktfunk_control::native::client::ended_from(&reason));
+            }
+            _ => {}
+        }
+        self.stream.pump(conn);
+        None
+    }
+}
+
+fn odd(addr: SocketAddr, id: &Identity, first: Option<Vec<u8>>) -> Option<Ended> {
+    let id = id.clone();
+    std::thread::spawn(move || {
+        run_pinned("test-odd", &[], move || async move {
+            let cfg =
+                client_config(Some(&id), PinVerify::new(None), Duration::from_secs(8)).unwrap();
+            let mut d = Driver::client(
+                "0.0.0.0:0".parse().unwrap(),
+                Arc::new(AtomicBool::new(false)),
+            )
+            .unwrap();
+            let ended = std::rc::Rc::new(std::cell::RefCell::new(None));
+            let h = OddClient {
+                first,
+                stream: Default::default(),
+                ended: ended.clone(),
+            };
+            d.connect(cfg, addr, "punktfunk", Box::new(h)).unwrap();
+            glommio::timer::timeout(Duration::from_secs(20), async {
+                d.run().await.map_err(Into::into)
+            })
+            .await
+            .unwrap();
+            ended.borrow().clone()
+        })
+        .unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn odd_first_messages_are_refused_and_probes_are_non_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let host = start_host(tmp.path(), HostConfig::default(), "0000");
+    let client = Identity::generate(&["punktfunk-client"]).unwrap();
+    // An unexpected typed message first: closed with code 1.
+    let e = odd(host.addr, &client, Some(vec![0x03]));
+    assert!(
+        matches!(e, Some(Ended::ByHost(CloseCode::ERROR, _))),
+        "{e:?}"
+    );
+    // A reachability probe (close with 0 before any stream) is not an error.
+    let e = odd(host.addr, &client, None);
+    // (quinn-proto reports no ConnectionLost for a local close, so `None` is the usual value.)
+    assert!(matches!(e, None | Some(Ended::Locally)), "{e:?}");
+    // The host is still serving.
+    let e = odd(host.addr, &client, Some(vec![0x77, 1, 2, 3]));
+    assert!(
+        matches!(e, Some(Ended::ByHost(CloseCode::ERROR, _))),
+        "{e:?}"
+    );
+    let stats = host.stop();
+    assert_eq!(stats, HostStats::default());
+}
+
 #[test]
 fn pairing_admission_and_synthetic_session() {
     let tmp = tempfile::tempdir().unwrap();

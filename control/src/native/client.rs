@@ -32,7 +32,8 @@ pub enum Ended {
     Transport(String),
 }
 
-fn ended_from(reason: &ConnectionError) -> Ended {
+/// How a `ConnectionLost` reason reads from the client side.
+pub fn ended_from(reason: &ConnectionError) -> Ended {
     match reason {
         ConnectionError::ApplicationClosed(c) => Ended::ByHost(
             CloseCode(u32::try_from(c.error_code.into_inner()).unwrap_or(u32::MAX)),

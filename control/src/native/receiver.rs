@@ -18,6 +18,28 @@ use crate::native::sealer::reassembler_config;
 /// Datagrams per `recvmmsg` batch.
 const BATCH: usize = 32;
 
+/// Receive buffer asked for: a few AUs of headroom when this thread is descheduled.
+const RCVBUF: libc::c_int = 8 << 20;
+
+/// Sets `SO_RCVBUF` (`SO_RCVBUFFORCE` when privileged, past `rmem_max`); best effort.
+fn set_rcvbuf(sock: &UdpSocket, bytes: libc::c_int) {
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: setsockopt reads one c_int from a live local; the fd is owned by `sock`.
+        let r = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&bytes as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return;
+        }
+    }
+}
+
 /// What the receiver has seen.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReceiverStats {
@@ -60,6 +82,7 @@ impl VideoReceiver {
     ) -> Result<Self, String> {
         sock.connect(dest)
             .map_err(|e| format!("connect data socket: {e}"))?;
+        set_rcvbuf(&sock, RCVBUF);
         Ok(Self {
             sock,
             dest,
