@@ -7,15 +7,17 @@ APT_PACKAGES=(
   # toolchain helpers for -sys crates
   build-essential pkg-config clang llvm libclang-dev cmake m4 make
   # eBPF programs (clang -target bpf) and libxdp/libbpf (xsk-rs builds them)
-  libelf-dev zlib1g-dev linux-libc-dev
+  libelf-dev zlib1g-dev linux-libc-dev libbpf-dev
   # network namespaces and veth pairs for the datapath tests
   iproute2 ethtool
   # media: FFmpeg 5.1 development files, ffmpeg/ffprobe for checking streams, Opus
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev ffmpeg libopus-dev
   # capture/input test targets: Xvfb + XTest, PulseAudio null sink
-  xvfb x11-utils xdotool libx11-dev libxext-dev libxtst-dev libxrandr-dev
+  xvfb x11-utils x11-xserver-utils xdotool libx11-dev libxext-dev libxtst-dev libxrandr-dev
   pulseaudio pulseaudio-utils libpulse-dev sox
+  # GameStream nvhttp interop test: an OpenSSL-made client certificate, curl as HTTPS client
+  openssl curl
 )
 
 need_sudo() { if [ "$(id -u)" -ne 0 ]; then echo sudo; fi; }

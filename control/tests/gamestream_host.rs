@@ -47,7 +47,7 @@ fn rtsp_handshake(
     );
     assert_eq!(r.status, 200);
     assert!(
-        r.body.contains("a=x-ss-general.encryptionSupported:7"),
+        r.body.contains("a=x-ss-general.encryptionSupported:5"),
         "{}",
         r.body
     );
@@ -154,6 +154,12 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert!(r.text().contains("query=\"/serverinfo\""));
     let r = client.https_get(p.https, "/applist?uniqueid=x&uuid=y");
     assert_eq!(r.status_code(), Some(401));
+    let r = client.https_get(p.https, "/no-such-path");
+    assert_eq!(
+        (r.status, r.status_code()),
+        (200, Some(401)),
+        "unknown paths too"
+    );
     let r = client
         .https_get_with(p.https, "/serverinfo", false)
         .unwrap();
@@ -189,6 +195,8 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     );
     assert_eq!(r.content_type, "image/png");
     assert!(r.body.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let r = client.https_get(p.https, "/no-such-path");
+    assert_eq!((r.status, r.status_code()), (404, Some(404)));
     // HTTPS-only endpoints are not served on HTTP.
     assert_eq!(http_get(p.http, "/applist?uniqueid=x").status, 404);
 
@@ -243,9 +251,23 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert_eq!(start.ports, p);
 
     // A plaintext request on an encrypted session is refused.
+    assert!(
+        rtsp.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+            .len()
+            > 24,
+        "still armed"
+    );
     let mut plain = RtspClient::from_url(&format!("rtsp://127.0.0.1:{}", p.rtsp), &rikey);
     let raw = plain.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n");
     assert!(raw.is_empty(), "no reply to plaintext on rtspenc");
+
+    // Once the control stream is bound, RTSP is closed for this session.
+    let taken = host.launch_session_connected().expect("pending session");
+    assert_eq!(taken.params.rikey, rikey);
+    assert!(
+        rtsp.exchange(b"OPTIONS / RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+            .is_empty()
+    );
 
     // Resume with corever=0: plaintext RTSP, new keys.
     let rikey2: [u8; 16] = rand::random();
@@ -294,6 +316,19 @@ fn pair_launch_rtsp_plain_and_encrypted_cancel_and_persist() {
     assert_eq!(host.cert_pem(), pem);
     let r = client.https_get(host.ports().https, "/serverinfo?uniqueid=x");
     assert_eq!(r.el("PairStatus").as_deref(), Some("1"));
+    // Network /unpair never removes a stored certificate; the management call does.
+    let r = http_get(host.ports().http, "/unpair?uniqueid=0123456789ABCDEF");
+    assert_eq!(r.status_code(), Some(200));
+    let r = client.https_get(host.ports().https, "/serverinfo");
+    assert_eq!(r.el("PairStatus").as_deref(), Some("1"));
+    let fp = host.paired_clients()[0].cert.fingerprint();
+    assert!(host.unpair_client(&fp).unwrap());
+    assert!(!host.unpair_client(&fp).unwrap());
+    let r = client.https_get(host.ports().https, "/serverinfo");
+    assert_eq!(r.status_code(), Some(401));
+    host.shutdown();
+    let host = start_host(dir.path(), |_| {});
+    assert!(host.paired_clients().is_empty(), "unpairing persisted");
     host.shutdown();
 }
 
@@ -508,5 +543,161 @@ fn app_process_exit_ends_the_session() {
         (Some(404), Some("0")),
         "unknown app"
     );
+    host.shutdown();
+}
+
+#[test]
+fn mandatory_encryption_refuses_plaintext_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = start_host(dir.path(), |c| c.require_encryption = true);
+    let p = host.ports();
+    let mut client = Client::new("strict");
+    assert_eq!(
+        client.pair(&host, "2468", "2468", false).phase5_paired,
+        Some(true)
+    );
+    let key = [5u8; 16];
+    let r = client.https_get(
+        p.https,
+        &format!("/launch?{}", client.launch_query(DESKTOP, &key, 9, 0)),
+    );
+    assert_eq!(
+        (r.status_code(), r.el("gamesession").as_deref()),
+        (Some(403), Some("0"))
+    );
+    assert_eq!(host.current_app(), 0);
+    let r = client.https_get(
+        p.https,
+        &format!("/launch?{}", client.launch_query(DESKTOP, &key, 9, 1)),
+    );
+    let url = r.el("sessionUrl0").unwrap();
+    let mut rtsp = RtspClient::from_url(&url, &key);
+    let r = rtsp.request("DESCRIBE", "rtsp://x", &[], b"");
+    assert!(
+        r.body.contains("a=x-ss-general.encryptionRequested:7"),
+        "{}",
+        r.body
+    );
+    // C.3's body enables control v2 + audio only (5): refused with 403.
+    let r = rtsp.request("ANNOUNCE", "streamid=control/13/0", &[], &announce_body());
+    assert_eq!(r.status, 403);
+    let body = String::from_utf8(announce_body())
+        .unwrap()
+        .replace("encryptionEnabled:5", "encryptionEnabled:7");
+    let r = rtsp.request("ANNOUNCE", "streamid=control/13/0", &[], body.as_bytes());
+    assert_eq!(r.status, 200);
+    host.shutdown();
+}
+
+/// moonlight-embedded's stack: an OpenSSL-made client certificate (serial 0; X.509 v3 as
+/// `req -x509` makes it, and v1 as `x509 -req` makes it) for pairing, then curl (OpenSSL
+/// TLS) with that certificate on the HTTPS port. Skips when `openssl` or `curl` is missing.
+#[test]
+fn openssl_certificates_and_curl_client_interoperate() {
+    use std::process::Command;
+    let have = |cmd: &str, arg: &str| {
+        Command::new(cmd)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("curl", "--version") || !have("openssl", "version") {
+        eprintln!("skipping: openssl or curl not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let host = start_host(&dir.path().join("state"), |_| {});
+    let p = host.ports();
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let subj = "/CN=NVIDIA GameStream Client";
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-sha256",
+        "-days",
+        "3650",
+        "-set_serial",
+        "0",
+        "-subj",
+        subj,
+        "-keyout",
+        "v3.key",
+        "-out",
+        "v3.pem",
+    ]);
+    run(&[
+        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", subj, "-keyout", "v1.key", "-out",
+        "v1.csr",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "v1.csr",
+        "-signkey",
+        "v1.key",
+        "-days",
+        "3650",
+        "-set_serial",
+        "0",
+        "-sha256",
+        "-out",
+        "v1.pem",
+    ]);
+    for (i, name) in ["v3", "v1"].into_iter().enumerate() {
+        let cert = dir.path().join(format!("{name}.pem"));
+        let key = dir.path().join(format!("{name}.key"));
+        let pem = std::fs::read_to_string(&cert).unwrap();
+        use rustls::pki_types::pem::PemObject;
+        let key_der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_file(&key)
+            .unwrap()
+            .secret_pkcs8_der()
+            .to_vec();
+        let mut client = Client::from_parts(&format!("openssl-{name}"), pem, key_der);
+        client.curl_identity = Some((cert.clone(), key.clone()));
+        let o = client.pair(&host, "7777", "7777", true);
+        assert_eq!(o.phase5_paired, Some(true), "{name}");
+        assert_eq!(host.paired_clients().len(), i + 1);
+        let curl = |path: &str, with_cert: bool| {
+            let mut c = Command::new("curl");
+            c.args(["-sk", "--max-time", "10"]);
+            if with_cert {
+                c.arg("--cert").arg(&cert).arg("--key").arg(&key);
+            }
+            let out = c
+                .arg(format!("https://127.0.0.1:{}{path}", p.https))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let info = curl("/serverinfo?uniqueid=embedded&uuid=1", true);
+        assert!(
+            info.contains("<PairStatus>1</PairStatus>"),
+            "{name}: {info}"
+        );
+        let apps = curl("/applist?uniqueid=embedded", true);
+        assert!(
+            apps.contains("<AppTitle>Desktop</AppTitle>"),
+            "{name}: {apps}"
+        );
+        assert!(
+            curl("/serverinfo", false).contains("status_code=\"401\""),
+            "without a certificate"
+        );
+    }
     host.shutdown();
 }

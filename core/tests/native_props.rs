@@ -20,8 +20,18 @@ use rand::{Rng, SeedableRng};
 /// Block of each datagram in wire order (data of all blocks, then parity of all blocks),
 /// and whether it is a data shard.
 fn wire_blocks(len: usize, s: usize, k: usize, pct: u8) -> Vec<(usize, bool)> {
+    wire_blocks_in(FecScheme::Gf16, len, s, k, pct)
+}
+
+fn wire_blocks_in(
+    scheme: FecScheme,
+    len: usize,
+    s: usize,
+    k: usize,
+    pct: u8,
+) -> Vec<(usize, bool)> {
     let g = FrameGeometry::new(len, s, k);
-    let c = receiver_ceiling(k, FecScheme::Gf16);
+    let c = receiver_ceiling(k, scheme);
     let mut v: Vec<(usize, bool)> = (0..g.total_data).map(|i| (i / k, true)).collect();
     for b in 0..g.block_count {
         let m = parity_shards(g.block_data_shards(b), pct, c);
@@ -163,7 +173,7 @@ proptest! {
         }
         let flat: Vec<u8> = dgs.concat();
         fuzz::header(&flat);
-        for mode in 0u8..4 {
+        for mode in 0u8..8 {
             let mut input = vec![mode, flat.first().copied().unwrap_or(0)];
             input.extend_from_slice(&flat);
             fuzz::reassembler(&input);
@@ -177,9 +187,89 @@ proptest! {
         let mut v = vec![2u8];
         v.extend_from_slice(&input);
         fuzz::reassembler(&v);
-        v[0] = 3;
-        fuzz::reassembler(&v);
+        for mode in [3u8, 6, 7] {
+            v[0] = mode;
+            fuzz::reassembler(&v);
+        }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// GF(2⁸) sessions (scheme 0, K ≤ 255): loss within parity is repaired exactly, and
+    /// the parity on the wire is `fec::gf8`'s Cauchy code of the zero-padded data shards.
+    #[test]
+    fn gf8_recovers_exactly_within_parity(
+        len in 0usize..400_000, s in prop_oneof![Just(1408usize), Just(512)],
+        k in 1usize..=255, pct in 1u8..=90, seed in any::<u64>(),
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let au: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+        let mut cfg = SealerConfig::new(sealed(SPEC_KEY, SPEC_SALT), s, k);
+        cfg.fec_scheme = FecScheme::Gf8;
+        let mut sealer = FrameSealer::new(cfg).unwrap();
+        let mut out = DatagramBuf::new();
+        let plan = sealer.seal_frame(&au, 9, 5, pct, &mut out).unwrap().plan;
+        let blocks = wire_blocks_in(FecScheme::Gf8, len, s, k, pct);
+        prop_assert_eq!(blocks.len(), plan.datagrams);
+
+        // lose up to m shards per block
+        let g = FrameGeometry::new(len, s, k);
+        let c = receiver_ceiling(k, FecScheme::Gf8);
+        let mut lost = vec![false; blocks.len()];
+        for b in 0..g.block_count {
+            let m = parity_shards(g.block_data_shards(b), pct, c);
+            let mut idx: Vec<usize> = (0..blocks.len()).filter(|&i| blocks[i].0 == b).collect();
+            idx.shuffle(&mut rng);
+            for &i in idx.iter().take(rng.random_range(0..=m)) {
+                lost[i] = true;
+            }
+        }
+        let mut order: Vec<usize> = (0..blocks.len()).filter(|&i| !lost[i]).collect();
+        order.shuffle(&mut rng);
+        let mut rcfg = ReassemblerConfig::new(sealed(SPEC_KEY, SPEC_SALT), s, k);
+        rcfg.fec_scheme = FecScheme::Gf8;
+        let mut r = Reassembler::new(rcfg);
+        for &i in &order {
+            prop_assert_eq!(r.handle_datagram(out.get(i).unwrap()), Ok(()));
+        }
+        let f = r.poll_frame().expect("recoverable AU delivered");
+        prop_assert!(f.bytes() == &au[..], "AU differs");
+    }
+}
+
+#[test]
+fn gf8_parity_is_the_cauchy_code_of_the_padded_shards() {
+    use punktfunk_core::fec::gf8::Gf8Code;
+    let au = test_frame(7, 3000);
+    let mut cfg = SealerConfig::new(DataCipher::Plaintext, 1408, 2);
+    cfg.fec_scheme = FecScheme::Gf8;
+    let mut s = FrameSealer::new(cfg).unwrap();
+    let mut out = DatagramBuf::new();
+    s.seal_frame(&au, 0, 5, 50, &mut out).unwrap();
+    // blocks (k 2, m 1) and (k 1, m 1): d0 d1 d2 p0 p1, header fec_scheme 0
+    assert_eq!(out.len(), 5);
+    assert!(out.iter().all(|d| d[38] == 0));
+    let mut padded = au.clone();
+    padded.resize(3 * 1408, 0);
+    let shard = |i: usize| &padded[i * 1408..(i + 1) * 1408];
+    let mut p0 = vec![0u8; 1408];
+    Gf8Code::cauchy(2, 1)
+        .unwrap()
+        .encode(&[shard(0), shard(1)], &mut [&mut p0])
+        .unwrap();
+    assert_eq!(&out.get(3).unwrap()[40..], &p0[..]);
+    let mut p1 = vec![0u8; 1408];
+    Gf8Code::cauchy(1, 1)
+        .unwrap()
+        .encode(&[shard(2)], &mut [&mut p1])
+        .unwrap();
+    assert_eq!(&out.get(4).unwrap()[40..], &p1[..]);
+    // K above 255 is refused under GF(2⁸)
+    let mut cfg = SealerConfig::new(DataCipher::Plaintext, 1408, 256);
+    cfg.fec_scheme = FecScheme::Gf8;
+    assert!(FrameSealer::new(cfg).is_err());
 }
 
 #[test]

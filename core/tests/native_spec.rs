@@ -158,3 +158,104 @@ fn worked_example_reassembles_with_datagram_1_dropped() {
         assert!(r.poll_frame().is_none());
     }
 }
+
+/// Across AUs: seq and stream_seq run on per datagram, frame_index per AU; SOF marks each
+/// AU's first datagram and EOF its last; every packet has PIC; header fields match §5.2.
+#[test]
+fn counters_and_flags_across_frames() {
+    let mut s = sealer(1408, 8);
+    let mut out = DatagramBuf::new();
+    let lens = [0usize, 1, 1408, 1409, 20_000, 3000];
+    let mut expect_seq = 0u64;
+    for (n, &len) in lens.iter().enumerate() {
+        out.clear();
+        let au = test_frame(n as u32, len);
+        let sealed = s.seal_frame(&au, 1000 + n as u64, 5, 30, &mut out).unwrap();
+        assert_eq!(sealed.frame_index, n as u32);
+        assert_eq!(sealed.first_seq, expect_seq);
+        let last = out.len() - 1;
+        for (i, dg) in out.iter().enumerate() {
+            assert_eq!(u64::from_be_bytes(dg[..8].try_into().unwrap()), expect_seq);
+            let h = header_of(&open_with_rustcrypto(dg));
+            assert_eq!(u64::from(h.stream_seq), expect_seq);
+            assert_eq!(
+                (h.frame_index, h.pts_ns, h.user_flags),
+                (n as u32, 1000 + n as u64, 5)
+            );
+            assert_eq!(
+                (
+                    h.frame_bytes as usize,
+                    h.shard_bytes,
+                    h.version,
+                    h.fec_scheme
+                ),
+                (len, 1408, 1, 1)
+            );
+            let mut want = flags::PIC;
+            if i == 0 {
+                want |= flags::SOF;
+            }
+            if i == last {
+                want |= flags::EOF;
+            }
+            assert_eq!(h.flags, want, "frame {n} datagram {i}");
+            expect_seq += 1;
+        }
+    }
+}
+
+/// The §4.3 Welcome example's data-plane fields, through `from_welcome`, seal §5.8's bytes
+/// and reassemble them; ChaCha20-Poly1305 (cipher 1) round-trips; unknown values are errors.
+#[test]
+fn configs_from_the_welcome() {
+    use punktfunk_core::native::control::Mode;
+    use punktfunk_core::native::control::handshake::WelcomeRepr;
+    use punktfunk_core::native::data::{
+        FrameSealer, Reassembler, ReassemblerConfig, SealerConfig, WelcomeError,
+    };
+    let mut w = WelcomeRepr::new(40000, Mode::new(1280, 720, 60), SPEC_KEY, SPEC_SALT);
+    w.fec_percent = 20;
+    let au = test_frame(7, 3000);
+    let mut s = FrameSealer::new(SealerConfig::from_welcome(&w).unwrap()).unwrap();
+    let mut out = DatagramBuf::new();
+    s.seal_frame(&au, SPEC_PTS, 5, w.fec_percent, &mut out)
+        .unwrap();
+    assert_eq!(
+        &out.get(0).unwrap()[1456..],
+        &hex("55eb7748216dcc304233062d06f5e3b7")[..]
+    );
+    let rc = ReassemblerConfig::from_welcome(&w).unwrap();
+    assert_eq!(rc.max_frame_bytes, 64 << 20, "bitrate 0 → 64 MiB");
+    let mut r = Reassembler::new(rc);
+    for dg in out.iter().skip(1) {
+        r.handle_datagram(dg).unwrap();
+    }
+    assert_eq!(r.poll_frame().unwrap().bytes(), &au[..]);
+
+    w.cipher = 1;
+    w.chacha_key = [0x33; 32];
+    let mut s = FrameSealer::new(SealerConfig::from_welcome(&w).unwrap()).unwrap();
+    let mut r = Reassembler::new(ReassemblerConfig::from_welcome(&w).unwrap());
+    out.clear();
+    s.seal_frame(&au, SPEC_PTS, 5, 20, &mut out).unwrap();
+    assert_ne!(
+        &out.get(0).unwrap()[1456..],
+        &hex("55eb7748216dcc304233062d06f5e3b7")[..]
+    );
+    for dg in out.iter().skip(1) {
+        r.handle_datagram(dg).unwrap();
+    }
+    assert_eq!(r.poll_frame().unwrap().bytes(), &au[..]);
+
+    w.cipher = 2;
+    assert_eq!(
+        SealerConfig::from_welcome(&w).unwrap_err(),
+        WelcomeError::UnknownCipher(2)
+    );
+    w.cipher = 0;
+    w.fec_scheme = 7;
+    assert_eq!(
+        ReassemblerConfig::from_welcome(&w).unwrap_err(),
+        WelcomeError::UnknownFecScheme(7)
+    );
+}

@@ -54,6 +54,10 @@ pub struct HostConfig {
     pub io_timeout: Duration,
     /// Most connections served at once, per listener; more are closed at once.
     pub max_connections: usize,
+    /// Sunshine's "mandatory encryption": `/launch` without `corever >= 1` gets 403, the
+    /// DESCRIBE reply requests video and audio encryption, and an ANNOUNCE that does not
+    /// enable both gets 403.
+    pub require_encryption: bool,
 }
 
 impl Default for HostConfig {
@@ -67,7 +71,8 @@ impl Default for HostConfig {
             codec_mode_support: SCM_H264,
             describe: DescribeCaps {
                 feature_flags: 0,
-                encryption_supported: 0x01 | 0x02 | 0x04,
+                // Sunshine's LAN default: control v2 and audio; video encryption off.
+                encryption_supported: 0x01 | 0x04,
                 encryption_requested: 0x01,
                 ref_pic_invalidation: false,
                 hevc: false,
@@ -77,6 +82,7 @@ impl Default for HostConfig {
             launch_timeout: Duration::from_secs(10),
             io_timeout: Duration::from_secs(30),
             max_connections: 32,
+            require_encryption: false,
         }
     }
 }
@@ -203,6 +209,10 @@ impl GameStreamHost {
         config.codec_mode_support |= SCM_H264;
         config.describe.hevc = config.codec_mode_support & SCM_HEVC != 0;
         config.describe.av1 = config.codec_mode_support & SCM_AV1_ANY != 0;
+        if config.require_encryption {
+            config.describe.encryption_supported |= 0x01 | 0x02 | 0x04;
+            config.describe.encryption_requested |= 0x01 | 0x02 | 0x04;
+        }
         let store = Store::open(&config.state_dir)?;
         let identity = store.host_identity()?;
         let unique_id = store.unique_id()?;
@@ -296,6 +306,29 @@ impl GameStreamHost {
     /// Paired clients.
     pub fn paired_clients(&self) -> Vec<PairedClient> {
         lock(&self.shared.paired).clone()
+    }
+
+    /// Removes a paired client by certificate fingerprint (management action; `/unpair`
+    /// from the network never removes certificates). Returns whether one was removed.
+    pub fn unpair_client(&self, fingerprint: &[u8; 32]) -> Result<bool, StoreError> {
+        let mut paired = lock(&self.shared.paired);
+        let before = paired.clone();
+        paired.retain(|c| &c.cert.fingerprint() != fingerprint);
+        if paired.len() == before.len() {
+            return Ok(false);
+        }
+        if let Err(e) = self.shared.store.save_paired_clients(&paired) {
+            *paired = before;
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// The streaming side calls this once the client's ENet control stream is bound to the
+    /// session: the pending launch session is cleared and RTSP stops accepting connections
+    /// (Sunshine's behaviour, §4.1). Returns the session that was pending.
+    pub fn launch_session_connected(&self) -> Option<LaunchSession> {
+        lock(&self.shared.launch).take()
     }
 
     /// ID of the running app, 0 if none.

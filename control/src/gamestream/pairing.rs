@@ -651,3 +651,41 @@ mod tests {
         );
     }
 }
+
+/// Drives the pairing parsers with untrusted bytes (the `gs_pairing` fuzz target and the
+/// property test call this): PEM/X.509 client certificates and phase-1 values. Must never
+/// panic.
+pub fn fuzz_one(data: &[u8]) {
+    let _ = ClientCert::from_pem(data);
+    let _ = ClientCert::from_der(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let cut = text.char_indices().nth(32).map_or(text.len(), |(i, _)| i);
+        let (salt, cert) = text.split_at(cut);
+        let _ = PairingSession::begin(salt, cert);
+    }
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    proptest::proptest! {
+        #[test]
+        fn random_certificates_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1500)) {
+            super::fuzz_one(&data);
+        }
+
+        #[test]
+        fn corrupted_real_certificate_never_panics(i in 0usize..2000, b in proptest::prelude::any::<u8>()) {
+            static DER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+            let der = DER.get_or_init(|| {
+                let (pem, _) = super::generate_self_signed("NVIDIA GameStream Client", Some(&[0])).unwrap();
+                super::ClientCert::from_pem(pem.as_bytes()).unwrap().der().to_vec()
+            });
+            let mut d = der.clone();
+            let at = i % d.len();
+            d[at] = b;
+            super::fuzz_one(&d);
+            d.truncate(at);
+            super::fuzz_one(&d);
+        }
+    }
+}

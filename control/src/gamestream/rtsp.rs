@@ -224,6 +224,12 @@ fn respond(
                 tracing::warn!(%peer, codec = ?config.codec, "ANNOUNCE asks for a disabled codec");
                 return simple(400);
             }
+            if shared.config.require_encryption
+                && !(config.video_encrypted() && config.audio_encrypted())
+            {
+                tracing::warn!(%peer, "ANNOUNCE without video and audio encryption refused (encryption mandatory)");
+                return simple(403);
+            }
             session.high_quality_audio = req.header("Host").is_some_and(|h| !h.contains("0.0.0.0"));
             tracing::info!(
                 %peer,

@@ -189,12 +189,20 @@ pub struct Client {
     key: RsaKeyPair,
     /// The host certificate (DER) pinned after pairing phase 1.
     pub pinned: Option<Vec<u8>>,
+    /// Use the `curl` command (OpenSSL TLS, like moonlight-embedded) with these certificate
+    /// and key files for HTTPS instead of rustls.
+    pub curl_identity: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Client {
     pub fn new(uniqueid: &str) -> Self {
         let (pem, key_der) =
             pairing::generate_self_signed("NVIDIA GameStream Client", Some(&[0])).unwrap();
+        Self::from_parts(uniqueid, pem, key_der)
+    }
+
+    /// A client with a given certificate (PEM) and PKCS#8 key (DER).
+    pub fn from_parts(uniqueid: &str, pem: String, key_der: Vec<u8>) -> Self {
         let der = ClientCert::from_pem(pem.as_bytes()).unwrap().der().to_vec();
         let key = RsaKeyPair::from_pkcs8(&key_der).unwrap();
         Self {
@@ -204,6 +212,7 @@ impl Client {
             key_der,
             key,
             pinned: None,
+            curl_identity: None,
         }
     }
 
@@ -228,12 +237,36 @@ impl Client {
     }
 
     /// HTTPS GET with (or without) the client certificate; `Err` if TLS fails.
+    fn curl_get(
+        &self,
+        port: u16,
+        path_and_query: &str,
+        with_cert: bool,
+    ) -> Result<HttpReply, String> {
+        let mut c = std::process::Command::new("curl");
+        c.args(["-sk", "-i", "--max-time", "20"]);
+        if let (true, Some((cert, key))) = (with_cert, &self.curl_identity) {
+            c.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
+        let out = c
+            .arg(format!("https://127.0.0.1:{port}{path_and_query}"))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("curl: {}", out.status));
+        }
+        Ok(parse_http(&out.stdout))
+    }
+
     pub fn https_get_with(
         &self,
         port: u16,
         path_and_query: &str,
         with_cert: bool,
     ) -> Result<HttpReply, String> {
+        if self.curl_identity.is_some() {
+            return self.curl_get(port, path_and_query, with_cert);
+        }
         let sock = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
         sock.set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
@@ -246,12 +279,8 @@ impl Client {
         tls.write_all(&request_bytes(path_and_query))
             .map_err(|e| e.to_string())?;
         let mut raw = Vec::new();
-        match tls.read_to_end(&mut raw) {
-            Ok(_) => {}
-            // The host closes the TCP connection right after the reply.
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
-            Err(e) => return Err(e.to_string()),
-        }
+        // The host ends each response with close_notify: a clean EOF.
+        tls.read_to_end(&mut raw).map_err(|e| e.to_string())?;
         Ok(parse_http(&raw))
     }
 

@@ -663,5 +663,12 @@ impl GamepadTracker {
     }
 }
 
+/// Fuzz and property-test entry point: parses `data` and feeds the result to a tracker.
+pub fn fuzz_one(data: &[u8]) {
+    if let Ok(p) = parse_input_packet(data) {
+        GamepadTracker::new().handle(p, |_| {});
+    }
+}
+
 #[cfg(test)]
 mod tests;

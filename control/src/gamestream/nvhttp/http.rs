@@ -192,3 +192,29 @@ mod tests {
         ));
     }
 }
+
+/// Drives the request reader with untrusted bytes (the `gs_nvhttp_request` fuzz target and
+/// the property test call this): every request in `data`, as on a keep-alive connection,
+/// then its query string. Must never panic.
+pub fn fuzz_one(data: &[u8]) {
+    let mut reader = data;
+    let mut buf = Vec::new();
+    while let Ok(req) = read_request(&mut reader, &mut buf) {
+        let _ = super::query::Query::parse(&req.query);
+    }
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    proptest::proptest! {
+        #[test]
+        fn random_requests_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)) {
+            super::fuzz_one(&data);
+        }
+
+        #[test]
+        fn request_like_text_never_panics(s in "(GET|POST|X) [/a-z?=&%0-9]{0,40} HTTP/1\\.[01]\r\n([A-Za-z-]{1,12}: [ -~]{0,20}\r\n){0,4}\r\n[ -~]{0,40}") {
+            super::fuzz_one(s.as_bytes());
+        }
+    }
+}

@@ -86,7 +86,8 @@ pub(crate) fn serve_http(shared: &Arc<Shared>, stream: TcpStream) {
         peer_ip: peer.ip(),
         cert: None,
     };
-    serve(shared, stream, &caller);
+    let mut stream = stream;
+    serve(shared, &mut stream, &caller);
 }
 
 pub(crate) fn serve_https(shared: &Arc<Shared>, stream: TcpStream) {
@@ -119,13 +120,16 @@ pub(crate) fn serve_https(shared: &Arc<Shared>, stream: TcpStream) {
         peer_ip: peer.ip(),
         cert,
     };
-    serve(shared, tls, &caller);
+    serve(shared, &mut tls, &caller);
+    // End the TLS session cleanly so clients reading to EOF see close_notify.
+    tls.conn.send_close_notify();
+    let _ = tls.conn.complete_io(&mut tls.sock);
 }
 
-fn serve(shared: &Arc<Shared>, mut stream: impl Read + Write, caller: &Caller) {
+fn serve(shared: &Arc<Shared>, stream: &mut (impl Read + Write), caller: &Caller) {
     let mut buf = Vec::new();
     loop {
-        let req = match http::read_request(&mut stream, &mut buf) {
+        let req = match http::read_request(stream, &mut buf) {
             Ok(r) => r,
             Err(HttpError::Closed) => return,
             Err(HttpError::Io(e)) => {
@@ -135,13 +139,8 @@ fn serve(shared: &Arc<Shared>, mut stream: impl Read + Write, caller: &Caller) {
             Err(e @ (HttpError::Malformed(_) | HttpError::TooLarge)) => {
                 tracing::warn!(peer = %caller.peer_ip, https = caller.https, "refused request: {e}");
                 let body = Xml::root_msg(400, "Bad request").finish();
-                let _ = http::write_response(
-                    &mut stream,
-                    400,
-                    "application/xml",
-                    body.as_bytes(),
-                    false,
-                );
+                let _ =
+                    http::write_response(stream, 400, "application/xml", body.as_bytes(), false);
                 return;
             }
         };
@@ -149,7 +148,7 @@ fn serve(shared: &Arc<Shared>, mut stream: impl Read + Write, caller: &Caller) {
         let reply = handle(shared, &req, caller);
         let keep = req.keep_alive && !shared.stop.load(std::sync::atomic::Ordering::SeqCst);
         if let Err(e) = http::write_response(
-            &mut stream,
+            stream,
             reply.http_status,
             reply.content_type,
             &reply.body,
@@ -176,9 +175,7 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &HttpRequest, caller: &Caller) -
         "/resume",
         "/cancel",
     ];
-    if !KNOWN.contains(&req.path.as_str()) {
-        return Reply::not_found();
-    }
+    // On HTTPS an unpaired certificate gets 401 for every path, known or not (§2.2).
     if caller.https {
         let paired = caller
             .cert
@@ -196,6 +193,9 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: &HttpRequest, caller: &Caller) -
                     .empty(),
             );
         }
+    }
+    if !KNOWN.contains(&req.path.as_str()) {
+        return Reply::not_found();
     }
     let q = match Query::parse(&req.query) {
         Ok(q) => q,
@@ -437,6 +437,16 @@ fn launch(shared: &Arc<Shared>, q: &Query<'_>, caller: &Caller, is_launch: bool)
             return Reply::xml(Xml::root_msg(400, &e.to_string()).el("resume", "0"));
         }
     };
+    if shared.config.require_encryption && !params.rtsp_encrypted() {
+        tracing::warn!(peer = %caller.peer_ip, "launch without encrypted RTSP refused (encryption mandatory)");
+        return Reply::xml(
+            Xml::root_msg(
+                403,
+                "Encryption is mandatory for this host but unsupported by the client",
+            )
+            .el(fail_tag, "0"),
+        );
+    }
     let running = shared.apps.current();
     let appid = if is_launch {
         if running != 0 {

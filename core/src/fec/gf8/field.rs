@@ -120,7 +120,7 @@ const fn build_nibble() -> [[u8; 32]; 256] {
 pub(super) static NIBBLE: [[u8; 32]; 256] = build_nibble();
 
 /// `a · b`.
-#[inline]
+#[cfg(test)]
 pub(super) fn mul(a: u8, b: u8) -> u8 {
     MUL[a as usize][b as usize]
 }

@@ -96,7 +96,7 @@ pub(super) fn groups(rows: usize, gmax: usize) -> impl Iterator<Item = (usize, u
 }
 
 /// Per-kernel tables of a coefficient matrix.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Tables {
     Scalar,
     Affine(Vec<u64>),
@@ -104,7 +104,7 @@ enum Tables {
 }
 
 /// A `rows × cols` coefficient matrix prepared for one kernel: `out[r] (^)= Σᵢ M[r][i]·in[i]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(super) struct Prepared {
     kernel: Gf8Kernel,
     rows: usize,
@@ -114,20 +114,34 @@ pub(super) struct Prepared {
     tables: Tables,
 }
 
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("kernel", &self.kernel)
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Group-major order of the coefficients: for each register group, for each input column,
 /// the group's rows.
-fn layout<T: Copy>(
+fn layout<T: Copy + Default>(
     coef: &[u8],
     rows: usize,
     cols: usize,
     gmax: usize,
     f: impl Fn(u8) -> T,
 ) -> Vec<T> {
-    let mut out = Vec::with_capacity(rows * cols);
+    let mut out = vec![T::default(); rows * cols];
     for (r0, g) in groups(rows, gmax) {
-        for i in 0..cols {
-            for r in r0..r0 + g {
-                out.push(f(coef[r * cols + i]));
+        let dst = &mut out[r0 * cols..(r0 + g) * cols];
+        for (r, row) in coef[r0 * cols..(r0 + g) * cols]
+            .chunks_exact(cols)
+            .enumerate()
+        {
+            for (i, &c) in row.iter().enumerate() {
+                dst[i * g + r] = f(c);
             }
         }
     }
@@ -191,17 +205,37 @@ impl Prepared {
     }
 }
 
-/// The scalar reference: `outs[r] (^)= Σᵢ coef[r][i]·ins[i]` through the 64 KiB product table.
+/// The scalar reference: `outs[r] (^)= Σᵢ coef[r][i]·ins[i]` through the 64 KiB product table,
+/// four inputs per pass over the output.
 pub(super) fn dot_scalar(coef: &[u8], ins: &[&[u8]], outs: &mut [&mut [u8]], accumulate: bool) {
     let cols = ins.len();
-    for (r, out) in outs.iter_mut().enumerate() {
+    for (out, crow) in outs.iter_mut().zip(coef.chunks_exact(cols.max(1))) {
         if !accumulate {
             out.fill(0);
         }
-        for (i, input) in ins.iter().enumerate() {
-            let row = &MUL[coef[r * cols + i] as usize];
+        let mut quads = ins.chunks_exact(4).zip(crow.chunks_exact(4));
+        for (x, c) in quads.by_ref() {
+            let (t0, t1, t2, t3) = (
+                &MUL[c[0] as usize],
+                &MUL[c[1] as usize],
+                &MUL[c[2] as usize],
+                &MUL[c[3] as usize],
+            );
+            let it = out
+                .iter_mut()
+                .zip(x[0].iter())
+                .zip(x[1].iter())
+                .zip(x[2].iter())
+                .zip(x[3]);
+            for ((((o, &a), &b), &d), &e) in it {
+                *o ^= t0[a as usize] ^ t1[b as usize] ^ t2[d as usize] ^ t3[e as usize];
+            }
+        }
+        let done = cols - cols % 4;
+        for (input, &c) in ins[done..].iter().zip(&crow[done..]) {
+            let t = &MUL[c as usize];
             for (o, &x) in out.iter_mut().zip(input.iter()) {
-                *o ^= row[x as usize];
+                *o ^= t[x as usize];
             }
         }
     }

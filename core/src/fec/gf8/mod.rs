@@ -21,8 +21,8 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 pub use kernel::Gf8Kernel;
 use kernel::Prepared;
@@ -47,8 +47,8 @@ pub struct Gf8Code {
 }
 
 impl Gf8Code {
-    /// nanors/Moonlight Cauchy code: C[r][i] = inv((parity + i) XOR r), poly 0x11D; data>=1,
-    /// parity>=1, data+parity<=255.
+    /// nanors/Moonlight Cauchy code: `C[r][i] = inv((parity + i) XOR r)`, poly 0x11D;
+    /// `data >= 1`, `parity >= 1`, `data + parity <= 255` (else [`FecError::Shape`]).
     pub fn cauchy(data: usize, parity: usize) -> Result<Self, FecError> {
         Self::cauchy_with_kernel(data, parity, Gf8Kernel::detect())
     }
@@ -165,6 +165,43 @@ impl Gf8Code {
         Ok(())
     }
 
+    /// [`Gf8Code::encode`] for shards stored back to back: `data` holds the data shards
+    /// (`data_shards() × shard_len` bytes), `parity` receives the parity shards
+    /// (`parity_shards() × shard_len` bytes). No allocation.
+    pub fn encode_contiguous(
+        &self,
+        data: &[u8],
+        parity: &mut [u8],
+        shard_len: usize,
+    ) -> Result<(), FecError> {
+        if data.len() != self.data * shard_len {
+            return Err(FecError::ShardLen {
+                got: data.len(),
+                want: self.data * shard_len,
+            });
+        }
+        if parity.len() != self.parity * shard_len {
+            return Err(FecError::ShardLen {
+                got: parity.len(),
+                want: self.parity * shard_len,
+            });
+        }
+        if shard_len == 0 {
+            return Ok(());
+        }
+        let mut ins: [&[u8]; MAX_TOTAL_SHARDS] = [&[]; MAX_TOTAL_SHARDS];
+        for (slot, chunk) in ins.iter_mut().zip(data.chunks_exact(shard_len)) {
+            *slot = chunk;
+        }
+        let mut outs: [&mut [u8]; MAX_TOTAL_SHARDS] = std::array::from_fn(|_| &mut [][..]);
+        for (slot, chunk) in outs.iter_mut().zip(parity.chunks_exact_mut(shard_len)) {
+            *slot = chunk;
+        }
+        self.enc
+            .apply(&ins[..self.data], &mut outs[..self.parity], false);
+        Ok(())
+    }
+
     /// Rebuilds missing data shards in place: `shards` has data+parity entries (all the same
     /// length), `present[i]` says which hold valid bytes; missing data shards are overwritten
     /// with the recovered bytes. Error NotEnoughShards if fewer than `data` are present.
@@ -265,32 +302,34 @@ impl Gf8Code {
     /// `A⁻¹[b][a] = FY[b]·FX[a] / (PX[a]·PY[b]·(x_a + y_b))`, where `FX[a] = Πₖ(x_a + y_k)`,
     /// `FY[b] = Πₖ(y_b + x_k)`, `PX[a] = Π_{k≠a}(x_a + x_k)`, `PY[b] = Π_{k≠b}(y_b + y_k)`.
     fn cauchy_inverse(&self, rows: &[usize], cols: &[usize]) -> Vec<u8> {
-        use field::{inv, mul};
+        use field::{EXP, LOG};
+        // Everything in the log domain (mod 255): products become sums. All factors are
+        // nonzero because the x's are distinct, the y's are distinct and x ∩ y = ∅.
         let e = rows.len();
         let x: Vec<u8> = rows.iter().map(|&r| r as u8).collect();
         let y: Vec<u8> = cols.iter().map(|&i| (self.parity + i) as u8).collect();
-        let prod = |it: &mut dyn Iterator<Item = u8>| it.fold(1u8, mul);
-        let fx: Vec<u8> = x
-            .iter()
-            .map(|&xa| prod(&mut y.iter().map(|&yk| xa ^ yk)))
+        let lg = |v: u8| u32::from(LOG[v as usize]);
+        let log_sum = |it: &mut dyn Iterator<Item = u8>| it.map(lg).sum::<u32>() % 255;
+        // FX[a] / PX[a] and FY[b] / PY[b], as logs.
+        let lx: Vec<u32> = (0..e)
+            .map(|a| {
+                let fx = log_sum(&mut y.iter().map(|&yk| x[a] ^ yk));
+                let px = log_sum(&mut (0..e).filter(|&k| k != a).map(|k| x[a] ^ x[k]));
+                (fx + 255 - px) % 255
+            })
             .collect();
-        let fy: Vec<u8> = y
-            .iter()
-            .map(|&yb| prod(&mut x.iter().map(|&xk| yb ^ xk)))
-            .collect();
-        let px: Vec<u8> = (0..e)
-            .map(|a| prod(&mut (0..e).filter(|&k| k != a).map(|k| x[a] ^ x[k])))
-            .collect();
-        let py: Vec<u8> = (0..e)
-            .map(|b| prod(&mut (0..e).filter(|&k| k != b).map(|k| y[b] ^ y[k])))
+        let ly: Vec<u32> = (0..e)
+            .map(|b| {
+                let fy = log_sum(&mut x.iter().map(|&xk| y[b] ^ xk));
+                let py = log_sum(&mut (0..e).filter(|&k| k != b).map(|k| y[b] ^ y[k]));
+                (fy + 255 - py) % 255
+            })
             .collect();
         let mut out = vec![0u8; e * e];
-        for b in 0..e {
-            for a in 0..e {
-                let den = mul(mul(px[a], py[b]), x[a] ^ y[b]);
-                // Distinct x's, distinct y's and x ∩ y = ∅ make every factor nonzero.
-                let den_inv = inv(den).expect("Cauchy denominators are nonzero");
-                out[b * e + a] = mul(mul(fy[b], fx[a]), den_inv);
+        for (b, row) in out.chunks_exact_mut(e.max(1)).enumerate() {
+            for (a, v) in row.iter_mut().enumerate() {
+                let l = (lx[a] + ly[b] + 255 - lg(x[a] ^ y[b])) % 255;
+                *v = EXP[l as usize];
             }
         }
         out
@@ -335,7 +374,7 @@ fn invert(mut a: Vec<u8>, n: usize) -> Option<Vec<u8>> {
 #[derive(Debug, Default)]
 pub struct Gf8CodeCache {
     kernel: Option<Gf8Kernel>,
-    codes: HashMap<(usize, usize), Gf8Code>,
+    codes: BTreeMap<(usize, usize), Gf8Code>,
 }
 
 impl Gf8CodeCache {
@@ -348,7 +387,7 @@ impl Gf8CodeCache {
     pub fn with_kernel(kernel: Gf8Kernel) -> Self {
         Self {
             kernel: Some(kernel),
-            codes: HashMap::new(),
+            codes: BTreeMap::new(),
         }
     }
 

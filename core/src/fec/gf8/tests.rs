@@ -453,13 +453,13 @@ proptest! {
 
     #[test]
     fn round_trip_random_shapes(
-        data in 1usize..200,
+        data in 1usize..255,
         parity_frac in 0.0f64..1.0,
         len in 0usize..80,
         seed: u64,
         kernel_pick: usize,
     ) {
-        let parity = 1 + ((255 - data - 1) as f64 * parity_frac * parity_frac) as usize;
+        let parity = 1 + ((255 - data - 1) as f64 * parity_frac) as usize;
         prop_assume!(data + parity <= 255);
         let avail = kernels();
         let kernel = avail[kernel_pick % avail.len()];
@@ -503,4 +503,59 @@ proptest! {
             );
         }
     }
+}
+
+#[test]
+fn every_kernel_multiplies_every_byte_by_every_constant() {
+    let src: Vec<u8> = (0..=255u8).collect();
+    let ran = kernels();
+    for &kernel in &ran {
+        for c in 0..=255u8 {
+            let mut d = vec![0u8; 256];
+            mul_into(kernel, c, &src, &mut d);
+            for (x, &y) in d.iter().enumerate() {
+                assert_eq!(y, slow_mul(c, x as u8), "{kernel:?}: {c:#x} * {x:#x}");
+            }
+        }
+    }
+    report("every_kernel_multiplies_every_byte_by_every_constant", &ran);
+}
+
+#[test]
+fn contiguous_encode_equals_sliced_encode() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Gf8Code>();
+    assert_send_sync::<Gf8CodeCache>();
+    for (m, k, len) in [
+        (212, 43, 1408),
+        (3, 2, 8),
+        (1, 254, 5),
+        (254, 1, 3),
+        (7, 3, 0),
+    ] {
+        let code = Gf8Code::cauchy(m, k).unwrap();
+        let data: Vec<u8> = (0..m * len).map(|t| (t * 37 + t / 11) as u8).collect();
+        let mut flat = vec![0u8; k * len];
+        code.encode_contiguous(&data, &mut flat, len).unwrap();
+        let mut sliced = vec![vec![0u8; len]; k];
+        let refs: Vec<&[u8]> = if len == 0 {
+            vec![&[][..]; m]
+        } else {
+            data.chunks_exact(len).collect()
+        };
+        let mut prefs: Vec<&mut [u8]> = sliced.iter_mut().map(Vec::as_mut_slice).collect();
+        code.encode(&refs, &mut prefs).unwrap();
+        assert_eq!(flat, sliced.concat(), "({m},{k}) len {len}");
+    }
+    let code = Gf8Code::cauchy(3, 2).unwrap();
+    assert_eq!(
+        code.encode_contiguous(&[0; 23], &mut [0; 16], 8)
+            .unwrap_err(),
+        FecError::ShardLen { got: 23, want: 24 }
+    );
+    assert_eq!(
+        code.encode_contiguous(&[0; 24], &mut [0; 17], 8)
+            .unwrap_err(),
+        FecError::ShardLen { got: 17, want: 16 }
+    );
 }

@@ -21,9 +21,9 @@ use super::kernel::groups;
 /// Output rows per register group of the AVX-512 GFNI kernel (32 zmm registers).
 pub(super) const GMAX_GFNI512: usize = 24;
 /// Output rows per register group of the 256-bit GFNI kernel (16 ymm registers).
-pub(super) const GMAX_GFNI256: usize = 12;
+pub(super) const GMAX_GFNI256: usize = 10;
 /// Output rows per register group of the AVX2 nibble kernel (16 ymm registers).
-pub(super) const GMAX_AVX2: usize = 9;
+pub(super) const GMAX_AVX2: usize = 7;
 
 /// Whether the AVX-512 GFNI kernel can run here.
 pub(super) fn has_gfni512() -> bool {

@@ -86,5 +86,28 @@ pub fn open_client_message<'s>(
     Ok((m.seq, ClientMessage::parse(m.msg_type, m.payload)?))
 }
 
+/// Fuzz and property-test entry point: `data` as a sealed message in both IV modes and
+/// directions, and its tail as a payload of the type in its first two bytes.
+pub fn fuzz_one(data: &[u8]) {
+    let mut scratch = [0u8; 512];
+    for mode in [IvMode::V2, IvMode::Legacy] {
+        let c = ControlCipher::new(&[0; 16], mode);
+        let _ = open_client_message(&c, data, &mut scratch);
+        if let Ok(m) = c.open(Direction::HostToClient, data, &mut scratch) {
+            let _ = HostMessage::parse(m.msg_type, m.payload);
+        }
+    }
+    if data.len() >= 2 {
+        let ty = u16::from_le_bytes([data[0], data[1]]);
+        let _ = ClientMessage::parse(ty, &data[2..]);
+        let _ = HostMessage::parse(ty, &data[2..]);
+        if let Ok(ClientMessage::Input(p)) =
+            ClientMessage::parse(super::control::types::client::INPUT_DATA, &data[2..])
+        {
+            super::input::fuzz_one(p);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

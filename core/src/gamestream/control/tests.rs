@@ -271,4 +271,9 @@ proptest! {
         let _ = ClientMessage::parse(ty, &payload);
         let _ = HostMessage::parse(ty, &payload);
     }
+
+    #[test]
+    fn fuzz_entry_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+        fuzz_one(&bytes);
+    }
 }

@@ -4,6 +4,7 @@
 use crate::crypto::AeadKey;
 use crate::slots::DatagramBuf;
 
+use super::geometry::FecScheme;
 use super::header::{DataHeader, DataHeaderRepr};
 use super::nonce::{Direction, NoncePrefix, aad};
 use super::reassembler::{Reassembler, ReassemblerConfig, ReassemblerStats};
@@ -27,7 +28,7 @@ pub fn header(data: &[u8]) {
     assert_eq!(again, Ok(repr));
 }
 
-fn config(sealed: bool, s: usize, k: usize) -> ReassemblerConfig {
+fn config(sealed: bool, s: usize, k: usize, scheme: FecScheme) -> ReassemblerConfig {
     let cipher = if sealed {
         DataCipher::Sealed {
             key: AeadKey::aes128_gcm(&KEY),
@@ -38,6 +39,7 @@ fn config(sealed: bool, s: usize, k: usize) -> ReassemblerConfig {
     };
     let mut c = ReassemblerConfig::new(cipher, s, k);
     c.max_frame_bytes = 256 << 10;
+    c.fec_scheme = scheme;
     c.max_pending_frames = 8;
     c
 }
@@ -56,7 +58,8 @@ fn chunks(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Feeds arbitrary datagrams into reassemblers; never panics, and (sealed) never delivers
 /// an AU that differs from what the sealer sealed.
 ///
-/// The first byte picks a mode:
+/// The first byte picks a mode (bits 0–1) and the FEC scheme (bit 2: GF(2⁸)); the second
+/// the shard size and K. Modes:
 /// - 0: raw datagrams into a plaintext reassembler (every header path reachable);
 /// - 1: raw datagrams into a sealed reassembler (length, tag and replay paths);
 /// - 2: each chunk is `seq ‖ header ‖ shard` plaintext that is sealed with the session key
@@ -72,9 +75,14 @@ pub fn reassembler(data: &[u8]) -> ReassemblerStats {
     };
     let s = [512, 64, 1408, 200][shape as usize % 4];
     let k = 1 + (shape as usize >> 2) % 16;
+    let scheme = if mode & 4 != 0 {
+        FecScheme::Gf8
+    } else {
+        FecScheme::Gf16
+    };
     match mode % 4 {
         0 | 1 => {
-            let mut r = Reassembler::new(config(mode % 4 == 1, s, k));
+            let mut r = Reassembler::new(config(mode % 4 == 1, s, k, scheme));
             for dg in chunks(rest) {
                 let _ = r.handle_datagram(dg);
                 while let Some(f) = r.poll_frame() {
@@ -87,7 +95,7 @@ pub fn reassembler(data: &[u8]) -> ReassemblerStats {
         2 => {
             let key = AeadKey::aes128_gcm(&KEY);
             let prefix = NoncePrefix::new(SALT, Direction::HostToClient);
-            let mut r = Reassembler::new(config(true, s, k));
+            let mut r = Reassembler::new(config(true, s, k, scheme));
             let mut buf = Vec::new();
             for chunk in chunks(rest) {
                 if chunk.len() < SEQ_LEN {
@@ -106,11 +114,11 @@ pub fn reassembler(data: &[u8]) -> ReassemblerStats {
             r.abandon_all();
             r.stats()
         }
-        _ => mangled_frame(s, k, rest),
+        _ => mangled_frame(s, k, scheme, rest),
     }
 }
 
-fn mangled_frame(s: usize, k: usize, ops: &[u8]) -> ReassemblerStats {
+fn mangled_frame(s: usize, k: usize, scheme: FecScheme, ops: &[u8]) -> ReassemblerStats {
     let Some((&[a, b, pct], ops)) = ops.split_first_chunk::<3>() else {
         return ReassemblerStats::default();
     };
@@ -120,12 +128,14 @@ fn mangled_frame(s: usize, k: usize, ops: &[u8]) -> ReassemblerStats {
         key: AeadKey::aes128_gcm(&KEY),
         salt: SALT,
     };
-    let mut sealer = FrameSealer::new(SealerConfig::new(cipher, s, k)).expect("valid config");
+    let mut sc = SealerConfig::new(cipher, s, k);
+    sc.fec_scheme = scheme;
+    let mut sealer = FrameSealer::new(sc).expect("valid config");
     let mut out = DatagramBuf::new();
     sealer
         .seal_frame(&frame, 1, 5, pct % 101, &mut out)
         .expect("sealable");
-    let mut r = Reassembler::new(config(true, s, k));
+    let mut r = Reassembler::new(config(true, s, k, scheme));
     let n = out.len();
     let mut order: Vec<usize> = (0..n).collect();
     let mut dg = Vec::new();

@@ -11,6 +11,7 @@
 //! - [`sealer`]: [`FrameSealer`], the host side: AU in, sealed datagrams into a
 //!   [`DatagramSink`](crate::slots::DatagramSink).
 //! - [`reassembler`]: [`Reassembler`], the client side: datagrams in, AUs out, FEC repair.
+//! - [`welcome`]: sealer and reassembler configurations from a Welcome (§4.3).
 //! - [`fuzz`]: the bodies of the cargo-fuzz targets, also driven by property tests.
 
 pub mod fuzz;
@@ -20,6 +21,7 @@ pub mod nonce;
 pub mod reassembler;
 pub mod replay;
 pub mod sealer;
+pub mod welcome;
 
 pub use geometry::{FecScheme, FrameGeometry, shard_payload_for_mtu};
 pub use header::{DataHeader, DataHeaderRepr, HeaderError};
@@ -29,6 +31,7 @@ pub use reassembler::{
 };
 pub use replay::{ReplayError, ReplayWindow};
 pub use sealer::{FramePlan, FrameSealer, SealError, SealedFrame, SealerConfig};
+pub use welcome::WelcomeError;
 
 use crate::crypto::AeadKey;
 

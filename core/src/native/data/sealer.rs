@@ -10,6 +10,7 @@
 //! per packet, and once the largest frame shape has been seen, nothing allocates per frame.
 
 use crate::fec::FecError;
+use crate::fec::gf8::{self, Gf8CodeCache};
 use crate::fec::gf16::Gf16Encoder;
 use crate::slots::DatagramSink;
 
@@ -21,6 +22,8 @@ use super::{DataCipher, HEADER_LEN, HEADER_VERSION, MAX_SHARD_BYTES, SEQ_LEN, fl
 /// Largest K the GF(2¹⁶) sealer accepts: every block shape up to the receiver ceiling of
 /// such a K is one `reed-solomon-simd` supports.
 pub const MAX_GF16_DATA_PER_BLOCK: usize = 16384;
+/// Largest K under GF(2⁸) (k + m ≤ 255).
+pub const MAX_GF8_DATA_PER_BLOCK: usize = gf8::MAX_TOTAL_SHARDS;
 
 /// Errors from configuring a sealer or sealing a frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,11 +32,13 @@ pub enum SealError {
     #[error("shard payload {0} must be even and within 2..=9152")]
     ShardPayload(usize),
     /// K (max data shards per block) is zero or too large for the FEC scheme.
-    #[error("max_data_per_block {0} is outside 1..={MAX_GF16_DATA_PER_BLOCK}")]
-    MaxDataPerBlock(usize),
-    /// The frame needs parity under a scheme this sealer cannot encode yet (GF(2⁸)).
-    #[error("FEC scheme {0:?} is not supported by the sealer")]
-    UnsupportedScheme(FecScheme),
+    #[error("max_data_per_block {k} is outside 1..={max}")]
+    MaxDataPerBlock {
+        /// K requested.
+        k: usize,
+        /// Largest K of the scheme.
+        max: usize,
+    },
     /// The frame does not fit the header: more than u32::MAX bytes or 65535 blocks.
     #[error("frame of {0} bytes is too large for the header")]
     FrameTooLarge(usize),
@@ -118,6 +123,9 @@ pub struct FrameSealer {
     stream_seq: u32,
     frame_index: u32,
     encoder: Gf16Encoder,
+    gf8: Gf8CodeCache,
+    /// The AU's last data shard zero-padded to S (GF(2⁸) encodes from whole shards).
+    pad: Vec<u8>,
     arena: Vec<u8>,
 }
 
@@ -129,8 +137,12 @@ impl FrameSealer {
             return Err(SealError::ShardPayload(s));
         }
         let k = config.max_data_per_block;
-        if k == 0 || k > MAX_GF16_DATA_PER_BLOCK {
-            return Err(SealError::MaxDataPerBlock(k));
+        let max = match config.fec_scheme {
+            FecScheme::Gf8 => MAX_GF8_DATA_PER_BLOCK,
+            FecScheme::Gf16 => MAX_GF16_DATA_PER_BLOCK,
+        };
+        if k == 0 || k > max {
+            return Err(SealError::MaxDataPerBlock { k, max });
         }
         let salt = match &config.cipher {
             DataCipher::Sealed { salt, .. } => *salt,
@@ -147,6 +159,8 @@ impl FrameSealer {
             stream_seq: 0,
             frame_index: 0,
             encoder: Gf16Encoder::new(),
+            gf8: Gf8CodeCache::new(),
+            pad: vec![0; s],
             arena: Vec::new(),
         })
     }
@@ -180,9 +194,6 @@ impl FrameSealer {
         let m_full = parity_shards(self.k, fec_pct, self.ceiling);
         let m_last = parity_shards(last_k, fec_pct, self.ceiling);
         let parity = full * m_full + m_last;
-        if parity > 0 && self.scheme != FecScheme::Gf16 {
-            return Err(SealError::UnsupportedScheme(self.scheme));
-        }
         Ok(FramePlan {
             datagrams: g.total_data + parity,
             datagram_len: self.datagram_len(),
@@ -213,7 +224,13 @@ impl FrameSealer {
 
         let full_blocks = g.block_count - 1;
         let m_full = parity_shards(k, fec_pct, self.ceiling);
-        let arena_len = full_blocks * m_full * s;
+        let last_k = g.block_data_shards(full_blocks);
+        let m_last = parity_shards(last_k, fec_pct, self.ceiling);
+        // Parity waiting for the data of later blocks: all blocks but the last under
+        // GF(2¹⁶) (whose last block's parity streams from the encoder), all under GF(2⁸).
+        let gf16 = self.scheme == FecScheme::Gf16;
+        let arena_blocks = if gf16 { full_blocks } else { g.block_count };
+        let arena_len = (full_blocks * m_full + if gf16 { 0 } else { m_last }) * s;
         if self.arena.len() < arena_len {
             self.arena.resize(arena_len, 0);
         }
@@ -249,18 +266,35 @@ impl FrameSealer {
             out.hdr.block_index = b as u16;
             out.hdr.data_shards = kb as u16;
             out.hdr.recovery_shards = mb as u16;
-            if mb > 0 {
+            let first = g.block_first_shard(b);
+            let shard = |i: usize| {
+                let start = ((first + i) * s).min(frame.len());
+                &frame[start..(start + s).min(frame.len())]
+            };
+            if mb > 0 && !gf16 {
+                let base = b * m_full * s;
+                gf8_parity(
+                    &mut self.gf8,
+                    &mut self.pad,
+                    kb,
+                    mb,
+                    shard,
+                    &mut arena[base..],
+                )?;
+            }
+            if mb > 0 && gf16 {
                 encoder.begin(kb, mb, s)?;
             }
-            let first = g.block_first_shard(b);
             for i in 0..kb {
-                let start = (first + i) * s;
-                let payload = &frame[start.min(frame.len())..(start + s).min(frame.len())];
                 out.hdr.shard_index = i as u16;
-                let fec = if mb > 0 { Some(&mut *encoder) } else { None };
-                out.write(sink, b == 0 && i == 0, payload, fec)?;
+                let fec = if mb > 0 && gf16 {
+                    Some(&mut *encoder)
+                } else {
+                    None
+                };
+                out.write(sink, b == 0 && i == 0, shard(i), fec)?;
             }
-            if mb > 0 && b < full_blocks {
+            if mb > 0 && gf16 && b < full_blocks {
                 let base = b * m_full * s;
                 encoder.finish(|r, shard| {
                     arena[base + r * s..base + (r + 1) * s].copy_from_slice(shard)
@@ -268,20 +302,21 @@ impl FrameSealer {
             }
         }
 
-        // Parity of the full blocks from the arena, then the last block's from the encoder.
-        for b in 0..full_blocks {
+        // Parity of the blocks held in the arena, then (GF(2¹⁶)) the last block's from the
+        // encoder.
+        for b in 0..arena_blocks {
+            let kb = g.block_data_shards(b);
+            let mb = parity_shards(kb, fec_pct, self.ceiling);
             out.hdr.block_index = b as u16;
-            out.hdr.data_shards = k as u16;
-            out.hdr.recovery_shards = m_full as u16;
-            for r in 0..m_full {
+            out.hdr.data_shards = kb as u16;
+            out.hdr.recovery_shards = mb as u16;
+            for r in 0..mb {
                 let at = (b * m_full + r) * s;
-                out.hdr.shard_index = (k + r) as u16;
+                out.hdr.shard_index = (kb + r) as u16;
                 out.write(sink, false, &arena[at..at + s], None)?;
             }
         }
-        let last_k = g.block_data_shards(full_blocks);
-        let m_last = parity_shards(last_k, fec_pct, self.ceiling);
-        if m_last > 0 {
+        if gf16 && m_last > 0 {
             out.hdr.block_index = full_blocks as u16;
             out.hdr.data_shards = last_k as u16;
             out.hdr.recovery_shards = m_last as u16;
@@ -301,6 +336,34 @@ impl FrameSealer {
             plan,
         })
     }
+}
+
+/// GF(2⁸) parity of one block (`kb` data shards given by `shard(i)`, the last possibly
+/// short) into the first `mb · S` bytes of `out`. No allocation once the shape is cached.
+fn gf8_parity<'f>(
+    cache: &mut Gf8CodeCache,
+    pad: &mut [u8],
+    kb: usize,
+    mb: usize,
+    shard: impl Fn(usize) -> &'f [u8],
+    out: &mut [u8],
+) -> Result<(), SealError> {
+    let s = pad.len();
+    let code = cache.get(kb, mb)?;
+    let last = shard(kb - 1);
+    pad[..last.len()].copy_from_slice(last);
+    pad[last.len()..].fill(0);
+    let mut data: [&[u8]; gf8::MAX_TOTAL_SHARDS] = [&[]; gf8::MAX_TOTAL_SHARDS];
+    for (i, d) in data.iter_mut().enumerate().take(kb) {
+        *d = if i + 1 == kb { &*pad } else { shard(i) };
+    }
+    let mut parity: [&mut [u8]; gf8::MAX_TOTAL_SHARDS] =
+        std::array::from_fn(|_| Default::default());
+    for (p, chunk) in parity.iter_mut().zip(out[..mb * s].chunks_mut(s)) {
+        *p = chunk;
+    }
+    code.encode(&data[..kb], &mut parity[..mb])?;
+    Ok(())
 }
 
 /// Writes datagrams of one frame, in order, and keeps the counters.

@@ -3,6 +3,7 @@
 //! vectors keep their capacity from frame to frame.
 
 use crate::fec::FecError;
+use crate::fec::gf8::Gf8CodeCache;
 use crate::fec::gf16::Gf16Decoder;
 
 use super::super::geometry::{FecScheme, FrameGeometry};
@@ -67,9 +68,11 @@ pub(super) struct PendingFrame {
 /// Scratch for FEC repair, shared by all slots.
 #[derive(Debug, Default)]
 pub(super) struct Repair {
-    pub decoder: Gf16Decoder,
+    decoder: Gf16Decoder,
+    gf8: Gf8CodeCache,
     restored: Vec<u8>,
     restored_idx: Vec<usize>,
+    present: Vec<bool>,
 }
 
 impl PendingFrame {
@@ -150,8 +153,11 @@ impl PendingFrame {
         }
         if st.data_have as usize == kb {
             st.done = true;
-        } else if st.have as usize >= kb && scheme == FecScheme::Gf16 {
-            self.repair_block(b, kb, m as usize, repair)?;
+        } else if st.have as usize >= kb {
+            match scheme {
+                FecScheme::Gf16 => self.repair_block(b, kb, m as usize, repair)?,
+                FecScheme::Gf8 => self.repair_block_gf8(b, kb, m as usize, repair)?,
+            }
         }
         if self.blocks[b].done {
             self.blocks_done += 1;
@@ -160,6 +166,48 @@ impl PendingFrame {
             }
         }
         Ok(Added::Stored)
+    }
+
+    /// GF(2⁸) (nanors Cauchy code) repair of block `b`: the block's data shards are
+    /// rebuilt in place in the data area; received parity is gathered into scratch.
+    fn repair_block_gf8(
+        &mut self,
+        b: usize,
+        kb: usize,
+        m: usize,
+        repair: &mut Repair,
+    ) -> Result<(), FecError> {
+        let g = self.geometry.expect("started frame");
+        let s = g.shard_bytes;
+        let first = g.block_first_shard(b);
+        let base = b * self.ceiling;
+        let code = repair.gf8.get(kb, m)?;
+        repair.present.clear();
+        repair
+            .present
+            .extend((0..kb).map(|i| self.bits[(base + i) / 64] & (1 << ((base + i) % 64)) != 0));
+        repair.present.resize(kb + m, false);
+        repair.restored.clear();
+        repair.restored.resize(m * s, 0);
+        for &(pb, r, off) in &self.parity_meta {
+            let r = r as usize;
+            if pb as usize == b && r < m {
+                repair.restored[r * s..(r + 1) * s].copy_from_slice(&self.parity[off..off + s]);
+                repair.present[kb + r] = true;
+            }
+        }
+        let lost = repair.present[..kb].iter().filter(|&&p| !p).count();
+        let data = &mut self.data[first * s..(first + kb) * s];
+        let mut shards: Vec<&mut [u8]> = data
+            .chunks_mut(s)
+            .chain(repair.restored.chunks_mut(s))
+            .collect();
+        code.reconstruct(&mut shards, &repair.present)?;
+        self.recovered += lost;
+        let st = &mut self.blocks[b];
+        st.data_have = kb as u32;
+        st.done = true;
+        Ok(())
     }
 
     /// Restores the missing data shards of block `b` from any `k_b` of its shards.
