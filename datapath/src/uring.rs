@@ -48,6 +48,14 @@ impl Default for UringConfig {
     }
 }
 
+/// Checks that io_uring can be set up here (ENOSYS on old kernels, EPERM where
+/// `kernel.io_uring_disabled` forbids it); tests print the error as their skip reason.
+pub fn available() -> Result<(), TxError> {
+    IoUring::new(2)
+        .map(drop)
+        .map_err(|e| TxError::io("io_uring_setup", e))
+}
+
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct GsoCmsg {

@@ -10,7 +10,7 @@ use punktfunk_datapath::mmsg::MmsgConfig;
 use punktfunk_datapath::uring::{UringConfig, UringEngine};
 use punktfunk_datapath::xdp::{XdpConfig, XdpEngine, ZeroCopy};
 use punktfunk_datapath::{
-    AnyEngine, DatagramSink, EngineConfig, EngineKind, Flow, TxBatch, TxError, TxQueue, open_engine,
+    AnyEngine, DatagramSink, EngineConfig, EngineKind, Flow, TxBatch, TxQueue, open_engine,
 };
 use punktfunk_testnet::VethNet;
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -53,8 +53,12 @@ fn add_v6(net: &VethNet) -> (IpAddr, IpAddr) {
     (host, ns)
 }
 
-/// A receiving socket inside the namespace with a large buffer.
+/// A receiving socket inside the namespace with a large buffer. The host's neighbour entry
+/// for `addr` is resolved first: while ARP/NDP is pending the kernel queues only ~200 KB for
+/// the address and drops the rest of a burst.
 fn ns_receiver(net: &VethNet, addr: IpAddr) -> UdpSocket {
+    punktfunk_datapath::route::resolve(addr, None, Duration::from_secs(2))
+        .expect("neighbour resolution");
     net.ns
         .run(move || {
             let s = UdpSocket::bind((addr, 0)).unwrap();
@@ -164,6 +168,17 @@ fn flow(rx: &UdpSocket, local: IpAddr) -> Flow {
     }
 }
 
+/// False (with a SKIPPED line) when the config's engines are all unavailable here.
+fn usable(cfg: &EngineConfig) -> bool {
+    let xdp = cfg.xdp.is_some() && punktfunk_datapath::xdp::available().is_ok();
+    let uring = cfg.uring.is_some() && punktfunk_datapath::uring::available().is_ok();
+    let ok = xdp || uring || cfg.mmsg.is_some();
+    if !ok {
+        eprintln!("SKIPPED a case: its engine is unavailable here");
+    }
+    ok
+}
+
 fn only(xdp: Option<XdpConfig>, uring: bool, mmsg: bool) -> EngineConfig {
     EngineConfig {
         xdp,
@@ -220,17 +235,12 @@ fn io_uring_without_gso_delivers_intact() {
 }
 
 fn xdp_or_skip(f: &Flow, cfg: &XdpConfig) -> Option<XdpEngine> {
-    match XdpEngine::open(f, cfg) {
-        Ok(q) => Some(q),
-        Err(TxError::Io { source, what }) if source.raw_os_error() == Some(EAFNOSUPPORT) => {
-            eprintln!("SKIPPED: no AF_XDP in this kernel: {what}: {source}");
-            None
-        }
-        Err(e) => panic!("AF_XDP open failed: {e}"),
+    if let Err(why) = punktfunk_datapath::xdp::available() {
+        eprintln!("SKIPPED: {why}");
+        return None;
     }
+    Some(XdpEngine::open(f, cfg).expect("AF_XDP open"))
 }
-
-const EAFNOSUPPORT: i32 = 97;
 
 #[test]
 fn af_xdp_copy_mode_delivers_intact_with_checksums() {
@@ -297,6 +307,9 @@ fn ipv6_through_every_engine() {
     .into_iter()
     .enumerate()
     {
+        if !usable(&cfg) {
+            continue;
+        }
         let rx = ns_receiver(&net, ns6);
         let local = if i == 2 {
             IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
@@ -326,10 +339,11 @@ fn fallback_order_and_forced_paths() {
     // Everything off → an error, not a panic.
     assert!(open_engine(&lo, &only(None, false, false)).is_err());
     // Only AF_XDP and it cannot work → its own error comes back.
-    assert!(matches!(
-        open_engine(&lo, &only(Some(XdpConfig::default()), false, false)),
-        Err(TxError::Unsupported(_))
-    ));
+    assert!(open_engine(&lo, &only(Some(XdpConfig::default()), false, false)).is_err());
+    if let Err(why) = punktfunk_datapath::xdp::available() {
+        eprintln!("SKIPPED the AF_XDP part: {why}");
+        return;
+    }
     // Over veth with everything on, AF_XDP wins (copy mode) and sends.
     let rx = ns_receiver(&net, net.ns_addr.into());
     let f = flow(&rx, std::net::Ipv4Addr::UNSPECIFIED.into());
@@ -349,6 +363,9 @@ fn dropped_batches_send_nothing() {
         only(None, true, false),
         only(Some(XdpConfig::default()), false, false),
     ] {
+        if !usable(&cfg) {
+            continue;
+        }
         let rx = ns_receiver(&net, net.ns_addr.into());
         rx.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -401,6 +418,9 @@ fn feedback_arrives_through_poll_rx_on_every_engine() {
             false,
         ),
     ] {
+        if !usable(&cfg) {
+            continue;
+        }
         let peer = ns_receiver(&net, net.ns_addr.into());
         let f = flow(&peer, std::net::Ipv4Addr::UNSPECIFIED.into());
         let f = if cfg.xdp.is_none() {

@@ -38,6 +38,8 @@ fn sealed_frames_cross_veth_intact() {
     }
     let net = punktfunk_testnet::VethNet::create().unwrap();
     let ns_addr = net.ns_addr;
+    // Resolve the neighbour first: a burst during ARP resolution is partly dropped.
+    punktfunk_datapath::route::resolve(ns_addr.into(), None, Duration::from_secs(2)).unwrap();
     let rx = net
         .ns
         .run(move || {

@@ -97,6 +97,14 @@ impl Default for XdpConfig {
 }
 
 const FRAME_SIZE: u32 = 2048;
+
+/// Checks that this kernel and these privileges allow AF_XDP sockets (tests print the error
+/// as their skip reason).
+pub fn available() -> Result<(), TxError> {
+    sys::xsk_socket()
+        .map(drop)
+        .map_err(|e| TxError::io("AF_XDP socket", e))
+}
 /// How long commit and flush keep kicking a ring that does not drain before giving up.
 const STALL_LIMIT: Duration = Duration::from_millis(500);
 
