@@ -15,9 +15,13 @@ use punktfunk_control::gamestream::stream::{
 };
 use punktfunk_core::gamestream::audio::{AudioConfig, AudioDepacketizer, AudioEvent, AudioKey};
 use punktfunk_core::gamestream::control::{ControlCipher, Direction, IvMode, types};
-use punktfunk_core::gamestream::input::emit_input_packet;
+use punktfunk_core::gamestream::input::{emit_gamepad_state, emit_input_packet};
 use punktfunk_core::gamestream::video::{FrameType, VideoConfig, VideoDepacketizer, VideoEvent};
-use punktfunk_core::input::{Feedback, InputEvent, KeyEvent, Modifiers};
+use punktfunk_core::input::{
+    AbsolutePosition, BatteryState, Feedback, GamepadButtons, GamepadCapabilities, GamepadInfo,
+    GamepadKind, GamepadState, InputEvent, KeyEvent, Modifiers, MotionSensor, MouseButton,
+    PenButtons, PenEvent, PenTool, ScrollAxis, TextInput, TouchEvent, TouchPhase,
+};
 use rusty_enet::{EventNoRef, Host, HostSettings, Packet};
 
 const RIKEY: [u8; 16] = [0x5a; 16];
@@ -82,16 +86,117 @@ impl AudioFeed for TestAudio {
     }
 }
 
+/// One event of every input packet type, with the ENet channel Moonlight sends it on.
+fn every_input_event() -> Vec<(u8, InputEvent)> {
+    vec![
+        (
+            2,
+            InputEvent::Key(KeyEvent {
+                vk: 0x41,
+                pressed: true,
+                modifiers: Modifiers::SHIFT,
+                non_normalized: false,
+            }),
+        ),
+        (6, InputEvent::Text(TextInput::new("grüße ✓").unwrap())),
+        (3, InputEvent::PointerMotion { dx: -7, dy: 12 }),
+        (
+            3,
+            InputEvent::PointerPosition(AbsolutePosition {
+                x: 100,
+                y: 200,
+                width: 1920,
+                height: 1080,
+            }),
+        ),
+        (
+            3,
+            InputEvent::Button {
+                button: MouseButton::Right,
+                pressed: true,
+            },
+        ),
+        (
+            3,
+            InputEvent::Scroll {
+                axis: ScrollAxis::Vertical,
+                amount: -120,
+            },
+        ),
+        (
+            3,
+            InputEvent::Scroll {
+                axis: ScrollAxis::Horizontal,
+                amount: 240,
+            },
+        ),
+        (
+            5,
+            InputEvent::Touch(TouchEvent {
+                phase: TouchPhase::Down,
+                pointer_id: 3,
+                x: 0.5,
+                y: 0.25,
+                pressure: 0.75,
+                contact_major: 0.125,
+                contact_minor: 0.0625,
+                orientation: Some(90),
+            }),
+        ),
+        (
+            4,
+            InputEvent::Pen(PenEvent {
+                phase: TouchPhase::Move,
+                tool: PenTool::Pen,
+                buttons: PenButtons::PRIMARY,
+                x: 0.25,
+                y: 0.75,
+                pressure: 0.5,
+                rotation: Some(45),
+                tilt: Some(30),
+                contact_major: 0.0,
+                contact_minor: 0.0,
+            }),
+        ),
+        (
+            0x10,
+            InputEvent::GamepadArrival(GamepadInfo {
+                index: 0,
+                kind: GamepadKind::PlayStation,
+                capabilities: GamepadCapabilities(0x3),
+                supported_buttons: GamepadButtons(0xFFFF),
+            }),
+        ),
+        (
+            0x20,
+            InputEvent::GamepadMotion {
+                index: 0,
+                sensor: MotionSensor::Gyroscope,
+                xyz: [1.5, -2.0, 0.25],
+            },
+        ),
+        (
+            0x10,
+            InputEvent::GamepadBattery {
+                index: 0,
+                state: BatteryState::Charging,
+                percent: Some(80),
+            },
+        ),
+    ]
+}
+
 /// Records input; after the first event, "a game" sets a rumble that must reach the client.
-struct TestInput(mpsc::Sender<InputEvent>, bool);
+struct TestInput(mpsc::Sender<InputEvent>, Option<bool>);
 
 impl InputSink for TestInput {
     fn inject(&mut self, event: InputEvent) {
         let _ = self.0.send(event);
-        self.1 = true;
+        self.1.get_or_insert(true);
     }
     fn poll_feedback(&mut self, out: &mut Vec<Feedback>) {
-        if std::mem::take(&mut self.1) {
+        if self.1 == Some(true) {
+            self.1 = Some(false);
             out.push(Feedback::Rumble {
                 index: 0,
                 low_freq: 0x1234,
@@ -148,7 +253,7 @@ fn run_session(encryption: u32) {
             idr_sent: idr_sent.clone(),
         },
         TestAudio(0),
-        TestInput(input_tx, false),
+        TestInput(input_tx, None),
     )
     .expect("session starts");
 
@@ -281,15 +386,21 @@ fn run_session(encryption: u32) {
         }
         if !sent_key && frames.len() > 5 {
             sent_key = true;
-            let key = InputEvent::Key(KeyEvent {
-                vk: 0x41,
-                pressed: true,
-                modifiers: Modifiers::SHIFT,
-                non_normalized: false,
-            });
-            let mut b = [0u8; 64];
-            let n = emit_input_packet(&key, &mut b).unwrap();
-            send(&mut enet, 2, types::client::INPUT_DATA, &b[..n]);
+            // Every input packet type, each on the channel Moonlight uses for it (§5.1).
+            let mut b = [0u8; 128];
+            for (channel, event) in every_input_event() {
+                let n = emit_input_packet(&event, &mut b).unwrap();
+                send(&mut enet, channel, types::client::INPUT_DATA, &b[..n]);
+            }
+            let pad = GamepadState {
+                buttons: GamepadButtons(0x1000),
+                left_stick: (1000, -1000),
+                right_stick: (-5, 5),
+                left_trigger: 10,
+                right_trigger: 250,
+            };
+            let n = emit_gamepad_state(0, 0b1, &pad, &mut b).unwrap();
+            send(&mut enet, 0x10, types::client::INPUT_DATA, &b[..n]);
             send(&mut enet, 1, types::client::REQUEST_IDR_FRAME, &[0, 0]);
         }
     }
@@ -308,17 +419,24 @@ fn run_session(encryption: u32) {
         idr_sent.lock().unwrap().len() >= 2,
         "the client's later IDR request was honoured"
     );
-    let ev = input_rx
-        .recv_timeout(Duration::from_secs(2))
-        .expect("input reached the sink");
-    assert!(matches!(
-        ev,
-        InputEvent::Key(KeyEvent {
-            vk: 0x41,
-            pressed: true,
-            ..
-        })
-    ));
+    let sent = every_input_event();
+    let mut got = Vec::new();
+    while let Ok(ev) = input_rx.recv_timeout(Duration::from_secs(2)) {
+        got.push(ev);
+        if got.len() >= sent.len() + 2 {
+            break;
+        }
+    }
+    for (_, ev) in &sent {
+        assert!(
+            got.contains(ev),
+            "{ev:?} did not reach the input sink; got {got:?}"
+        );
+    }
+    assert!(
+        got.iter().any(|e| matches!(e, InputEvent::GamepadState { index: 0, state } if state.right_trigger == 250)),
+        "gamepad state reached the sink: {got:?}"
+    );
     assert!(
         audio_packets.len() >= 8,
         "audio flows: {}",
@@ -378,7 +496,7 @@ fn run_session(encryption: u32) {
     assert!(terminated, "termination message received");
     assert_eq!(report.video_frames, u64::from(FRAMES));
     assert!(report.idr_requests >= 2, "{report:?}");
-    assert_eq!(report.input_events, 1);
+    assert_eq!(report.input_events as usize, got.len());
     assert_eq!(report.feedback_sent, 1);
     p1.join().unwrap();
     p2.join().unwrap();
@@ -392,4 +510,91 @@ fn stream_session_plain_video_encrypted_audio_and_control() {
 #[test]
 fn stream_session_encrypted_video() {
     run_session(0x07);
+}
+
+/// A client that vanishes (no ENet disconnect, no more pings) ends its session within the
+/// ENet timeout (10 s), and every port is free again afterwards.
+#[test]
+fn vanished_client_ends_the_session_and_frees_its_ports() {
+    let ports = loopback::free_ports().expect("free ports");
+    let config = loopback::announce(&ClientParams {
+        encryption: 5,
+        width: 1280,
+        height: 720,
+        fps: 60,
+        bitrate_kbps: 10_000,
+    });
+    let start = loopback::stream_start(config, ports, &keys());
+    let (input_tx, _input_rx) = mpsc::channel();
+    let opts = StreamOptions {
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        ..StreamOptions::default()
+    };
+    let session = StreamSession::start(
+        &start,
+        &opts,
+        TestVideo {
+            next: 0,
+            idr_pending: false,
+            idr_sent: Arc::default(),
+        },
+        TestAudio(0),
+        TestInput(input_tx, None),
+    )
+    .unwrap();
+    {
+        let epoch = Instant::now();
+        let mut enet = Host::new(
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+            HostSettings {
+                peer_limit: 1,
+                channel_limit: 48,
+                time: Box::new(move || epoch.elapsed()),
+                ..HostSettings::default()
+            },
+        )
+        .unwrap();
+        enet.connect(
+            SocketAddr::from(([127, 0, 0, 1], ports.control)),
+            48,
+            CONNECT_DATA,
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            assert!(Instant::now() < deadline, "ENet connect timed out");
+            if let Some(ev) = enet.service().unwrap() {
+                assert!(matches!(ev.no_ref(), EventNoRef::Connect { .. }));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let video = UdpSocket::bind("127.0.0.1:0").unwrap();
+        video
+            .send_to(
+                &loopback::ping(PING, 1),
+                SocketAddr::from(([127, 0, 0, 1], ports.video)),
+            )
+            .unwrap();
+        // The client vanishes here: its ENet host and sockets are dropped without a word.
+    }
+    let t0 = Instant::now();
+    while !session.is_finished() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        session.is_finished(),
+        "the session noticed the vanished client"
+    );
+    let waited = t0.elapsed();
+    assert!(waited < Duration::from_secs(15), "ended after {waited:?}");
+    let report = session.wait();
+    // Either the ENet timeout or the missing audio pings (both 10 s) ended it, with the reason.
+    assert!(
+        report.end == "client disconnected" || report.end.starts_with("no audio ping"),
+        "{report:?}"
+    );
+    for port in [ports.video, ports.audio, ports.control] {
+        UdpSocket::bind(("127.0.0.1", port)).expect("port freed");
+    }
 }

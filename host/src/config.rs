@@ -105,6 +105,13 @@ pub struct Cli {
     /// Host name shown to Moonlight clients [default: the system host name]
     #[arg(long, env = "PUNKTFUNK_HOSTNAME")]
     pub hostname: Option<String>,
+    /// Interfaces to advertise GameStream on over mDNS, e.g. "eth0,wlan0"
+    /// [default: every non-loopback IPv4 interface]
+    #[arg(long, env = "PUNKTFUNK_MDNS_INTERFACES")]
+    pub mdns_interfaces: Option<String>,
+    /// Do not advertise over mDNS
+    #[arg(long)]
+    pub no_mdns: bool,
 }
 
 /// The TOML file: the same keys as the long options, with `-` written as `_`.
@@ -131,6 +138,8 @@ pub struct FileConfig {
     idle_timeout: Option<u64>,
     gamestream_port: Option<u16>,
     hostname: Option<String>,
+    mdns: Option<bool>,
+    mdns_interfaces: Option<String>,
 }
 
 /// The resolved settings.
@@ -176,6 +185,8 @@ pub struct Settings {
     pub gamestream_port: u16,
     /// Host name for Moonlight.
     pub hostname: String,
+    /// mDNS advertisement: `None` off, `Some(empty)` every IPv4 interface, else these names.
+    pub mdns: Option<Vec<String>>,
 }
 
 /// Errors resolving the configuration.
@@ -309,6 +320,20 @@ impl Cli {
                 .hostname
                 .or(file.hostname)
                 .unwrap_or_else(system_hostname),
+            mdns: if self.no_mdns || file.mdns == Some(false) {
+                None
+            } else {
+                Some(
+                    self.mdns_interfaces
+                        .or(file.mdns_interfaces)
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                )
+            },
         })
     }
 }

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
+use punktfunk_control::gamestream::discovery::{Advertiser, Interfaces};
 use punktfunk_control::gamestream::session::{HostEvent, StreamStart};
 use punktfunk_control::gamestream::stream::{
     AudioFeed, EncodedVideo, InputSink, StreamOptions, StreamSession, VideoFeed,
@@ -55,6 +56,8 @@ pub struct GameStreamSettings {
     pub engines: EngineConfig,
     /// Makes the input sink of each session ([`BackendInput`] unless a test records).
     pub input: InputFactory,
+    /// Where to advertise `_nvstream._tcp` over mDNS (`None`: not at all).
+    pub mdns: Option<Interfaces>,
 }
 
 /// Creates the input sink for a new session.
@@ -76,6 +79,7 @@ impl std::fmt::Debug for GameStreamService {
 /// The running service.
 pub struct GameStreamService {
     host: Arc<GameStreamHost>,
+    _mdns: Option<Advertiser>,
     threads: Vec<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
     socket_path: PathBuf,
@@ -102,6 +106,14 @@ impl GameStreamService {
             rtsp = p.rtsp,
             "GameStream (Moonlight) host listening; pair with `punktfunk-host pin <PIN>` when a client asks"
         );
+        // Discovery is a convenience: a failure is logged and the host serves on.
+        let mdns = s.mdns.as_ref().and_then(|ifs| {
+            Advertiser::start(&s.hostname, p.http, ifs)
+                .inspect_err(
+                    |e| warn!(error = %e, "mDNS advertisement failed; add the host by address"),
+                )
+                .ok()
+        });
         let socket_path = s.state_dir.join(PIN_SOCKET);
         let _ = std::fs::remove_file(&socket_path);
         let listener = UnixListener::bind(&socket_path)
@@ -127,6 +139,7 @@ impl GameStreamService {
         }
         Ok(Self {
             host,
+            _mdns: mdns,
             threads,
             stop,
             socket_path,

@@ -19,6 +19,7 @@ use punktfunk_core::native::control::pake::Pin;
 use tracing::info;
 
 use config::{Cli, Command, Settings, Source};
+use punktfunk_control::gamestream::discovery::Interfaces;
 use punktfunk_datapath::select::EngineConfig;
 use punktfunk_datapath::xdp::XdpConfig;
 use punktfunk_host::gamestream::{
@@ -79,6 +80,13 @@ fn run(s: Settings) -> anyhow::Result<()> {
             hostname: s.hostname.clone(),
             engines,
             input: backend_input(),
+            mdns: s.mdns.clone().map(|names| {
+                if names.is_empty() {
+                    Interfaces::AllIpv4
+                } else {
+                    Interfaces::Named(names)
+                }
+            }),
         };
         Some(GameStreamService::start(&gs, stop.clone())?)
     } else {

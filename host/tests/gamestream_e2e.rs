@@ -87,6 +87,7 @@ fn start_service(dir: &std::path::Path, input: mpsc::Sender<InputEvent>) -> Game
                 let input = input.clone();
                 Arc::new(move || Box::new(Recorder(input.lock().unwrap().clone())))
             },
+            mdns: None,
         };
         if let Ok(s) = GameStreamService::start(&settings, Arc::new(AtomicBool::new(false))) {
             return s;

@@ -6,10 +6,12 @@
 //!   launch, resume, cancel; paired clients persisted in a state directory.
 //! - [`rtsp`]: the RTSP server (§4) on top of `punktfunk_core::gamestream::rtsp`.
 //! - [`control_stream`]: the encrypted ENet control stream (§5).
+//! - [`discovery`]: mDNS `_nvstream._tcp` on the chosen interfaces.
 //! - [`stream`]: a stream session: pings, paced video and audio through the datapath, control.
 
 pub mod apps;
 pub mod control_stream;
+pub mod discovery;
 pub mod hex;
 pub mod host;
 pub mod nvhttp;

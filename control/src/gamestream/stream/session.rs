@@ -123,6 +123,8 @@ const MAX_TIMED_FRAMES: usize = 1 << 16;
 struct Counters {
     /// (packetize, frame in → last datagram out) in µs, per frame; locked once per frame.
     frame_times: std::sync::Mutex<Vec<(u32, u32)>>,
+    /// Why a media thread stopped the session, if one did.
+    end: std::sync::Mutex<Option<String>>,
     video_frames: AtomicU64,
     video_datagrams: AtomicU64,
     idr_frames: AtomicU64,
@@ -133,6 +135,14 @@ struct Counters {
 }
 
 impl Counters {
+    /// Stops the session, recording the first reason given.
+    fn end_with(&self, stop: &AtomicBool, why: String) {
+        if let Ok(mut e) = self.end.lock() {
+            e.get_or_insert(why);
+        }
+        stop.store(true, Ordering::Relaxed);
+    }
+
     fn record_frame(&self, packetize: Duration, out: Duration) {
         if let Ok(mut t) = self.frame_times.lock()
             && t.len() < MAX_TIMED_FRAMES
@@ -425,7 +435,12 @@ fn control_loop(
     let mut connected = false;
     loop {
         if stop.load(Ordering::Relaxed) {
-            return "stopped by the host".into();
+            return counters
+                .end
+                .lock()
+                .ok()
+                .and_then(|e| e.clone())
+                .unwrap_or_else(|| "stopped by the host".into());
         }
         if connected {
             input.poll_feedback(&mut feedback);
@@ -491,10 +506,15 @@ fn video_loop(
         what: "local_addr",
         source,
     })?;
-    let client = wait_for_ping(&socket, &matcher, opts.ping_timeout, stop).inspect_err(|e| {
-        tracing::warn!(error = %e, "no video ping: stopping the session");
-        stop.store(true, Ordering::Relaxed);
-    })?;
+    let client = match wait_for_ping(&socket, &matcher, opts.ping_timeout, stop) {
+        Ok(c) => c,
+        Err(SenderError::Stopped) => return Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, "no video ping: stopping the session");
+            counters.end_with(stop, format!("no video ping: {e}"));
+            return Err(e);
+        }
+    };
     drop(socket);
     let mut sender = MediaSender::open(local, client, &opts.engines, opts.link_bps)?;
     let epoch = Instant::now();
@@ -523,7 +543,15 @@ fn video_loop(
             }
         }
         let packetized = t0.elapsed();
-        let sent = sender.send_paced(interval)?;
+        // A vanished client makes sends fail (ICMP port unreachable); keep going until the
+        // control stream's timeout ends the session, as Sunshine does.
+        let sent = match sender.send_paced(interval) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::debug!(error = %e, "video send failed");
+                0
+            }
+        };
         counters.record_frame(packetized, t0.elapsed());
         counters.video_frames.fetch_add(1, Ordering::Relaxed);
         counters
@@ -554,7 +582,7 @@ fn audio_loop(
         Err(SenderError::Stopped) => return Ok(()),
         Err(e) => {
             tracing::warn!(error = %e, "no audio ping: stopping the session");
-            stop.store(true, Ordering::Relaxed);
+            counters.end_with(stop, format!("no audio ping: {e}"));
             return Err(e);
         }
     };
@@ -569,7 +597,10 @@ fn audio_loop(
             tracing::warn!(error = %e, "audio packet not sent");
             continue;
         }
-        let n = sender.send_now()?;
+        let n = sender.send_now().unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "audio send failed");
+            0
+        });
         counters
             .audio_datagrams
             .fetch_add(n as u64, Ordering::Relaxed);
