@@ -12,5 +12,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== fuzz targets build (run them with scripts/fuzz-smoke.sh)"
+cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 echo "== cargo test"
 cargo test --workspace --locked --no-fail-fast -- --test-threads=2 2>&1 | tee "${TEST_LOG:-/tmp/punktfunk-test.log}"
