@@ -15,3 +15,4 @@ pub mod gamestream;
 pub mod native;
 pub mod quic;
 pub mod runtime;
+pub mod tls_client_auth;

@@ -13,9 +13,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use thiserror::Error;
+
+use crate::tls_client_auth::AcceptAnyClientCert;
 
 /// Errors building TLS material or configs.
 #[derive(Debug, Error)]
@@ -140,50 +141,6 @@ pub fn transport_config(idle: Duration) -> TransportConfig {
     t
 }
 
-/// Host-side client-certificate verifier: offers client auth, does not require it, accepts any
-/// (self-signed) certificate, always verifies the handshake signature.
-#[derive(Debug)]
-struct AnyClientCert(WebPkiSupportedAlgorithms);
-
-impl ClientCertVerifier for AnyClientCert {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-    fn client_auth_mandatory(&self) -> bool {
-        false
-    }
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
-    }
-}
-
 /// Client-side host verifier: fingerprint pinning, no CA chain (§2.1). Records the observed
 /// fingerprint; rejects a mismatch when a pin is set; accepts anything otherwise (TOFU);
 /// always verifies the TLS 1.3 CertificateVerify signature.
@@ -256,7 +213,7 @@ pub fn server_config(
     idle: Duration,
 ) -> Result<quinn_proto::ServerConfig, TlsError> {
     let provider = provider();
-    let verifier = Arc::new(AnyClientCert(provider.signature_verification_algorithms));
+    let verifier = Arc::new(AcceptAnyClientCert::new(&provider));
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
