@@ -3,16 +3,21 @@
 //! `punktfunk-bench line-rate` seals punktfunk/1 frames (GF(2¹⁶) FEC + AES-128-GCM, core
 //! `native`) on the pinned datapath thread and sends them, unpaced, through each engine in
 //! turn: a simulated NIC (what one core can seal and enqueue), then AF_XDP, io_uring + GSO and
-//! sendmmsg over a veth pair into a test namespace (what crosses the pair is counted there).
+//! sendmmsg over a veth pair into a test namespace. There a receiver (the client's side: core
+//! `Reassembler`, decryption, GF(2¹⁶) recovery) checks every frame's bytes and measures
+//! submit→reassembled latency; `--no-verify` leaves only a counter of datagrams that arrived.
 
 mod sim;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use punktfunk_core::crypto::{AeadAlgorithm, AeadKey};
 use punktfunk_core::native::data::DataCipher;
+use punktfunk_core::native::data::reassembler::{Reassembler, ReassemblerConfig};
 use punktfunk_core::native::data::sealer::{FrameSealer as NativeSealer, SealerConfig};
 use punktfunk_core::slots::DatagramBuf;
 use punktfunk_datapath::mmsg::MmsgConfig;
@@ -52,14 +57,80 @@ struct LineRate {
     /// Engines to run, comma-separated: sim, xdp, uring, mmsg.
     #[arg(long, default_value = "sim,xdp,uring,mmsg")]
     engines: String,
+    /// Do not reassemble and verify frames at the receiver (count datagrams only).
+    #[arg(long)]
+    no_verify: bool,
+}
+
+const KEY: [u8; 16] = [0x42; 16];
+const SALT: [u8; 4] = [9, 8, 7, 6];
+
+/// Monotonic nanoseconds on a clock shared by sender and receiver (one process).
+fn now_ns(epoch: Instant) -> u64 {
+    epoch.elapsed().as_nanos() as u64
+}
+
+/// What the receiver saw during one run.
+#[derive(Debug, Default)]
+struct Verified {
+    intact: u64,
+    corrupt: u64,
+    recovered: u64,
+    lost: u64,
+    latencies_us: Vec<u32>,
+}
+
+impl Verified {
+    fn percentile(&self, q: usize) -> Option<u32> {
+        let mut v = self.latencies_us.clone();
+        v.sort_unstable();
+        v.get((v.len() * q / 100).min(v.len().saturating_sub(1)))
+            .copied()
+    }
+}
+
+/// Receives on `sink` until `stop`, reassembling and checking every frame against `expect`.
+fn receiver(
+    sink: UdpSocket,
+    expect: Vec<u8>,
+    epoch: Instant,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<Verified> {
+    std::thread::spawn(move || {
+        let key = AeadKey::new(AeadAlgorithm::Aes128Gcm, &KEY).expect("16-byte key");
+        let cipher = DataCipher::Sealed { key, salt: SALT };
+        let mut r = Reassembler::new(ReassemblerConfig::new(cipher, 1408, 4096));
+        let _ = sink.set_read_timeout(Some(Duration::from_millis(20)));
+        let mut buf = vec![0u8; 9216];
+        let mut v = Verified::default();
+        while !stop.load(Ordering::Relaxed) {
+            let Ok(n) = sink.recv(&mut buf) else { continue };
+            let _ = r.handle_datagram(&buf[..n]);
+            while let Some(f) = r.poll_frame() {
+                if f.bytes() == expect.as_slice() {
+                    v.intact += 1;
+                } else {
+                    v.corrupt += 1;
+                }
+                if f.recovered_shards > 0 {
+                    v.recovered += 1;
+                }
+                let lat = now_ns(epoch).saturating_sub(f.pts_ns) / 1000;
+                if v.latencies_us.len() < 1 << 20 {
+                    v.latencies_us.push(lat.min(u64::from(u32::MAX)) as u32);
+                }
+                r.recycle(f);
+            }
+        }
+        r.abandon_all();
+        v.lost = r.stats().frames_lost;
+        v
+    })
 }
 
 fn native_sealer() -> NativeSealer {
-    let key = AeadKey::new(AeadAlgorithm::Aes128Gcm, &[0x42; 16]).expect("16-byte key");
-    let cipher = DataCipher::Sealed {
-        key,
-        salt: [9, 8, 7, 6],
-    };
+    let key = AeadKey::new(AeadAlgorithm::Aes128Gcm, &KEY).expect("16-byte key");
+    let cipher = DataCipher::Sealed { key, salt: SALT };
     NativeSealer::new(SealerConfig::new(cipher, 1408, 4096)).expect("valid sealer config")
 }
 
@@ -94,6 +165,8 @@ struct Row {
     sealed_gbps: f64,
     kpps: f64,
     delivered_kpps: Option<f64>,
+    frames_sent: u64,
+    verified: Option<Verified>,
 }
 
 fn run<Q: TxQueue + Send + 'static>(
@@ -101,11 +174,13 @@ fn run<Q: TxQueue + Send + 'static>(
     q: Q,
     args: &LineRate,
     delivered: Option<&dyn Fn() -> u64>,
+    sink: Option<UdpSocket>,
 ) -> Row {
     let fec = args.fec;
     let mut sealer = native_sealer();
+    let epoch = Instant::now();
     let staged = StagedSealer::new(move |f: &Vec<u8>, buf: &mut DatagramBuf| {
-        if let Err(e) = sealer.seal_frame(f, 0, 0, fec, buf) {
+        if let Err(e) = sealer.seal_frame(f, now_ns(epoch), 0, fec, buf) {
             tracing::error!("seal: {e}");
         }
     });
@@ -116,21 +191,34 @@ fn run<Q: TxQueue + Send + 'static>(
     };
     let (mut tx, dp) = pipeline::spawn(q, staged, config).expect("spawn datapath thread");
     let frame: Vec<u8> = (0..args.frame_bytes).map(|i| (i * 7) as u8).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let rx = sink.map(|s| receiver(s, frame.clone(), epoch, stop.clone()));
     let mut spare: Vec<Vec<u8>> = (0..4).map(|_| frame.clone()).collect();
+    let mut next_progress = Instant::now() + Duration::from_secs(1);
+    let mut submitted = 0u64;
     let d0 = delivered.map(|f| f());
     let start = Instant::now();
     let dur = Duration::from_secs_f64(args.seconds);
     while start.elapsed() < dur {
+        if Instant::now() >= next_progress {
+            next_progress += Duration::from_secs(1);
+            eprintln!(
+                "  {name}: {:.0} s of {:.0}",
+                start.elapsed().as_secs_f64(),
+                args.seconds
+            );
+        }
         while let Some(f) = tx.recycled() {
             spare.push(f);
         }
         match spare.pop() {
-            Some(f) => {
-                if let Err(f) = tx.send(f) {
+            Some(f) => match tx.send(f) {
+                Ok(()) => submitted += 1,
+                Err(f) => {
                     spare.push(f);
                     std::thread::sleep(Duration::from_micros(50));
                 }
-            }
+            },
             None => std::thread::sleep(Duration::from_micros(50)),
         }
     }
@@ -138,7 +226,9 @@ fn run<Q: TxQueue + Send + 'static>(
     let report = dp.report();
     let secs = start.elapsed().as_secs_f64();
     let (q, _) = dp.finish().expect("datapath finished");
-    std::thread::sleep(Duration::from_millis(100));
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let verified = rx.map(|h| h.join().expect("receiver thread"));
     let frames = report.frames as f64 / secs;
     let st = q.stats();
     Row {
@@ -149,6 +239,8 @@ fn run<Q: TxQueue + Send + 'static>(
         delivered_kpps: delivered
             .zip(d0)
             .map(|(f, d0)| (f() - d0) as f64 / secs / 1e3),
+        frames_sent: submitted,
+        verified,
     }
 }
 
@@ -163,7 +255,7 @@ fn line_rate(args: LineRate) {
         } else {
             format!("simulated NIC {} Gbit/s", args.sim_gbps)
         };
-        rows.push(run(label, nic, &args, None));
+        rows.push(run(label, nic, &args, None, None));
     }
     let net = match punktfunk_testnet::available() {
         Ok(()) => Some(VethNet::create().expect("veth test network")),
@@ -176,7 +268,15 @@ fn line_rate(args: LineRate) {
         let ns_addr = net.ns_addr;
         let sink = net
             .ns
-            .run(move || UdpSocket::bind((ns_addr, 0)).expect("bind sink"))
+            .run(move || {
+                let s = UdpSocket::bind((ns_addr, 0)).expect("bind sink");
+                let _ = nix::sys::socket::setsockopt(
+                    &s,
+                    nix::sys::socket::sockopt::RcvBuf,
+                    &(64 << 20),
+                );
+                s
+            })
             .expect("namespace");
         let flow = Flow {
             local: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
@@ -210,7 +310,10 @@ fn line_rate(args: LineRate) {
                 continue;
             }
             match open_engine(&flow, &cfg) {
-                Ok(q) => rows.push(run(format!("veth {key}"), q, &args, Some(&delivered))),
+                Ok(q) => {
+                    let rx = (!args.no_verify).then(|| sink.try_clone().expect("clone sink"));
+                    rows.push(run(format!("veth {key}"), q, &args, Some(&delivered), rx));
+                }
                 Err(e) => eprintln!("{key}: unavailable: {e}"),
             }
         }
@@ -219,17 +322,26 @@ fn line_rate(args: LineRate) {
         "\nframes of {} bytes, FEC {} %, AES-128-GCM, S = 1408, unpaced, datapath thread pinned\n",
         args.frame_bytes, args.fec
     );
-    println!("| engine | frames/s | sealed Gbit/s (frame bytes) | sent kpps | delivered kpps |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| engine | frames/s | sealed Gbit/s (frame bytes) | sent kpps | delivered kpps | frames intact / sent | recovered | lost | corrupt | latency p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
+        let dash = || "–".to_string();
+        let v = r.verified.as_ref();
         println!(
-            "| {} | {:.0} | {:.2} | {:.0} | {} |",
+            "| {} | {:.0} | {:.2} | {:.0} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.frames_per_s,
             r.sealed_gbps,
             r.kpps,
-            r.delivered_kpps
-                .map_or_else(|| "–".to_string(), |d| format!("{d:.0}"))
+            r.delivered_kpps.map_or_else(dash, |d| format!("{d:.0}")),
+            v.map_or_else(dash, |v| format!("{} / {}", v.intact, r.frames_sent)),
+            v.map_or_else(dash, |v| v.recovered.to_string()),
+            v.map_or_else(dash, |v| v.lost.to_string()),
+            v.map_or_else(dash, |v| v.corrupt.to_string()),
+            v.and_then(|v| Some(format!("{} / {} µs", v.percentile(50)?, v.percentile(99)?)))
+                .unwrap_or_else(dash),
         );
     }
 }
