@@ -60,6 +60,9 @@ struct LineRate {
     /// Do not reassemble and verify frames at the receiver (count datagrams only).
     #[arg(long)]
     no_verify: bool,
+    /// Print the results as one JSON document instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 const KEY: [u8; 16] = [0x42; 16];
@@ -318,6 +321,36 @@ fn line_rate(args: LineRate) {
             }
         }
     }
+    if args.json {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let v = r.verified.as_ref();
+                serde_json::json!({
+                    "engine": r.name,
+                    "frames_per_s": r.frames_per_s,
+                    "sealed_gbps": r.sealed_gbps,
+                    "sent_kpps": r.kpps,
+                    "delivered_kpps": r.delivered_kpps,
+                    "frames_sent": r.frames_sent,
+                    "frames_intact": v.map(|v| v.intact),
+                    "frames_recovered": v.map(|v| v.recovered),
+                    "frames_lost": v.map(|v| v.lost),
+                    "frames_corrupt": v.map(|v| v.corrupt),
+                    "latency_p50_us": v.and_then(|v| v.percentile(50)),
+                    "latency_p99_us": v.and_then(|v| v.percentile(99)),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "frame_bytes": args.frame_bytes,
+            "fec_percent": args.fec,
+            "seconds_per_engine": args.seconds,
+            "rows": rows,
+        });
+        println!("{doc:#}");
+        return;
+    }
     println!(
         "\nframes of {} bytes, FEC {} %, AES-128-GCM, S = 1408, unpaced, datapath thread pinned\n",
         args.frame_bytes, args.fec
@@ -351,6 +384,7 @@ fn main() {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().cmd {
         Cmd::LineRate(args) => line_rate(args),
