@@ -170,6 +170,11 @@ struct Row {
     delivered_kpps: Option<f64>,
     frames_sent: u64,
     verified: Option<Verified>,
+    /// Datapath-thread CPU ns per datagram and per frame byte.
+    cpu_ns_per_packet: f64,
+    cpu_ns_per_byte: f64,
+    /// Datagrams the engine gave up on.
+    drops: u64,
 }
 
 fn run<Q: TxQueue + Send + 'static>(
@@ -244,6 +249,10 @@ fn run<Q: TxQueue + Send + 'static>(
             .map(|(f, d0)| (f() - d0) as f64 / secs / 1e3),
         frames_sent: submitted,
         verified,
+        cpu_ns_per_packet: report.cpu_ns as f64 / report.packets.max(1) as f64,
+        cpu_ns_per_byte: report.cpu_ns as f64
+            / (report.frames.max(1) as f64 * args.frame_bytes as f64),
+        drops: st.drops,
     }
 }
 
@@ -331,6 +340,9 @@ fn line_rate(args: LineRate) {
                     "frames_per_s": r.frames_per_s,
                     "sealed_gbps": r.sealed_gbps,
                     "sent_kpps": r.kpps,
+                    "sender_cpu_ns_per_packet": r.cpu_ns_per_packet,
+                    "sender_cpu_ns_per_byte": r.cpu_ns_per_byte,
+                    "packets_dropped": r.drops,
                     "delivered_kpps": r.delivered_kpps,
                     "frames_sent": r.frames_sent,
                     "frames_intact": v.map(|v| v.intact),
@@ -356,19 +368,22 @@ fn line_rate(args: LineRate) {
         args.frame_bytes, args.fec
     );
     println!(
-        "| engine | frames/s | sealed Gbit/s (frame bytes) | sent kpps | delivered kpps | frames intact / sent | recovered | lost | corrupt | latency p50 / p99 |"
+        "| engine | frames/s | sealed Gbit/s (frame bytes) | sent kpps | delivered kpps | sender CPU ns/pkt | ns/byte | dropped | frames intact / sent | recovered | lost | corrupt | latency p50 / p99 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let dash = || "–".to_string();
         let v = r.verified.as_ref();
         println!(
-            "| {} | {:.0} | {:.2} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {:.0} | {:.2} | {:.0} | {} | {:.0} | {:.3} | {} | {} | {} | {} | {} | {} |",
             r.name,
             r.frames_per_s,
             r.sealed_gbps,
             r.kpps,
             r.delivered_kpps.map_or_else(dash, |d| format!("{d:.0}")),
+            r.cpu_ns_per_packet,
+            r.cpu_ns_per_byte,
+            r.drops,
             v.map_or_else(dash, |v| format!("{} / {}", v.intact, r.frames_sent)),
             v.map_or_else(dash, |v| v.recovered.to_string()),
             v.map_or_else(dash, |v| v.lost.to_string()),

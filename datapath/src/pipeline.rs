@@ -144,6 +144,7 @@ struct Counters {
     max_lateness_ns: AtomicU64,
     errors: AtomicU64,
     pinned_core: AtomicU64,
+    cpu_ns: AtomicU64,
 }
 
 /// A snapshot of the datapath thread's counters.
@@ -163,6 +164,9 @@ pub struct DatapathReport {
     pub errors: u64,
     /// The core the thread is pinned to, if any.
     pub pinned_core: Option<usize>,
+    /// CPU time the datapath thread had used when it finished its last frame (sealing,
+    /// engine syscalls, and any spinning near release deadlines).
+    pub cpu_ns: u64,
 }
 
 /// The encoder side: sends frames, gets emptied ones back.
@@ -208,6 +212,7 @@ impl<Q, S> Datapath<Q, S> {
             max_lateness_ns: c.max_lateness_ns.load(Ordering::Relaxed),
             errors: c.errors.load(Ordering::Relaxed),
             pinned_core: (pinned != u64::MAX).then_some(pinned as usize),
+            cpu_ns: c.cpu_ns.load(Ordering::Relaxed),
         }
     }
 
@@ -389,6 +394,11 @@ impl<Q: TxQueue, F: Send, S: FrameSealer<F>> Worker<Q, F, S> {
         c.planned_spread_ns.fetch_add(planned, Ordering::Relaxed);
         c.achieved_spread_ns.fetch_add(achieved, Ordering::Relaxed);
         c.max_lateness_ns.fetch_max(max_late, Ordering::Relaxed);
+        // One clock read per frame (not per packet): the thread's own CPU time.
+        if let Ok(t) = nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID) {
+            let ns = t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64;
+            c.cpu_ns.store(ns, Ordering::Relaxed);
+        }
         c.frames.fetch_add(1, Ordering::Release);
     }
 }
