@@ -9,12 +9,14 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use punktfunk_control::gamestream::stream::loopback::{self, ClientParams, LaunchKeys};
+use punktfunk_control::gamestream::stream::loopback::{
+    self, ClientParams, ControlClient, LaunchKeys,
+};
 use punktfunk_control::gamestream::stream::{
     AudioFeed, EncodedVideo, InputSink, StreamOptions, StreamSession, VideoFeed,
 };
 use punktfunk_core::gamestream::audio::{AudioConfig, AudioDepacketizer, AudioEvent, AudioKey};
-use punktfunk_core::gamestream::control::{ControlCipher, Direction, IvMode, types};
+use punktfunk_core::gamestream::control::types;
 use punktfunk_core::gamestream::input::{emit_gamepad_state, emit_input_packet};
 use punktfunk_core::gamestream::video::{FrameType, VideoConfig, VideoDepacketizer, VideoEvent};
 use punktfunk_core::input::{
@@ -22,7 +24,6 @@ use punktfunk_core::input::{
     GamepadKind, GamepadState, InputEvent, KeyEvent, Modifiers, MotionSensor, MouseButton,
     PenButtons, PenEvent, PenTool, ScrollAxis, TextInput, TouchEvent, TouchPhase,
 };
-use rusty_enet::{EventNoRef, Host, HostSettings, Packet};
 
 const RIKEY: [u8; 16] = [0x5a; 16];
 const RIKEYID: u32 = 0x0102_0304;
@@ -258,52 +259,14 @@ fn run_session(encryption: u32) {
     .expect("session starts");
 
     // ENet: the control stream, as Moonlight opens it.
-    let epoch = Instant::now();
-    let mut enet = Host::new(
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-        HostSettings {
-            peer_limit: 1,
-            channel_limit: 48,
-            time: Box::new(move || epoch.elapsed()),
-            ..HostSettings::default()
-        },
+    let mut enet = ControlClient::connect(
+        SocketAddr::from(([127, 0, 0, 1], ports.control)),
+        CONNECT_DATA,
+        &RIKEY,
     )
-    .unwrap();
-    let peer = enet
-        .connect(
-            SocketAddr::from(([127, 0, 0, 1], ports.control)),
-            48,
-            CONNECT_DATA,
-        )
-        .unwrap()
-        .id();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        assert!(Instant::now() < deadline, "ENet connect timed out");
-        if let Some(ev) = enet.service().unwrap() {
-            assert!(
-                matches!(ev.no_ref(), EventNoRef::Connect { .. }),
-                "control stream refused"
-            );
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let cipher = ControlCipher::new(&RIKEY, IvMode::V2);
-    let mut seq = 0u32;
-    let mut send = |enet: &mut Host<UdpSocket>, ch: u8, t: u16, payload: &[u8]| {
-        let mut out = vec![0u8; ControlCipher::sealed_len(payload.len())];
-        let n = cipher
-            .seal(Direction::ClientToHost, seq, t, payload, &mut out)
-            .unwrap();
-        seq += 1;
-        enet.peer_mut(peer)
-            .send(ch, &Packet::reliable(&out[..n]))
-            .unwrap();
-        enet.flush();
-    };
-    send(&mut enet, 0, types::client::REQUEST_IDR_FRAME, &[0, 0]);
-    send(&mut enet, 0, types::client::START_B, &[0]);
+    .expect("control stream admitted");
+    enet.send(0, types::client::REQUEST_IDR_FRAME, &[0, 0]);
+    enet.send(0, types::client::START_B, &[0]);
 
     // Video and audio sockets, pinging.
     let video = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -347,14 +310,8 @@ fn run_session(encryption: u32) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut host_messages: Vec<(u16, Vec<u8>)> = Vec::new();
     while frames.len() + (lost as usize) < FRAMES as usize && Instant::now() < deadline {
-        if let Ok(Some(EventNoRef::Receive { packet, .. })) =
-            enet.service().map(|e| e.map(|e| e.no_ref()))
-        {
-            let mut scratch = [0u8; 64];
-            let m = cipher
-                .open(Direction::HostToClient, packet.data(), &mut scratch)
-                .unwrap();
-            host_messages.push((m.msg_type, m.payload.to_vec()));
+        if let Some(m) = enet.poll_message() {
+            host_messages.push((m.msg_type, m.payload));
         }
         if let Ok((n, _)) = video.recv_from(&mut buf) {
             datagrams += 1;
@@ -390,7 +347,7 @@ fn run_session(encryption: u32) {
             let mut b = [0u8; 128];
             for (channel, event) in every_input_event() {
                 let n = emit_input_packet(&event, &mut b).unwrap();
-                send(&mut enet, channel, types::client::INPUT_DATA, &b[..n]);
+                enet.send(channel, types::client::INPUT_DATA, &b[..n]);
             }
             let pad = GamepadState {
                 buttons: GamepadButtons(0x1000),
@@ -400,8 +357,8 @@ fn run_session(encryption: u32) {
                 right_trigger: 250,
             };
             let n = emit_gamepad_state(0, 0b1, &pad, &mut b).unwrap();
-            send(&mut enet, 0x10, types::client::INPUT_DATA, &b[..n]);
-            send(&mut enet, 1, types::client::REQUEST_IDR_FRAME, &[0, 0]);
+            enet.send(0x10, types::client::INPUT_DATA, &b[..n]);
+            enet.send(1, types::client::REQUEST_IDR_FRAME, &[0, 0]);
         }
     }
     assert_eq!(lost, 0, "no frame lost at 1/13 datagram loss with 20% FEC");
@@ -453,14 +410,8 @@ fn run_session(encryption: u32) {
     // Let the rumble arrive, then check what the host sent on the control stream.
     let end = Instant::now() + Duration::from_secs(2);
     while Instant::now() < end && !host_messages.iter().any(|m| m.0 == types::host::RUMBLE) {
-        if let Ok(Some(EventNoRef::Receive { packet, .. })) =
-            enet.service().map(|e| e.map(|e| e.no_ref()))
-        {
-            let mut scratch = [0u8; 64];
-            let m = cipher
-                .open(Direction::HostToClient, packet.data(), &mut scratch)
-                .unwrap();
-            host_messages.push((m.msg_type, m.payload.to_vec()));
+        if let Some(m) = enet.poll_message() {
+            host_messages.push((m.msg_type, m.payload));
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -482,13 +433,7 @@ fn run_session(encryption: u32) {
     let mut terminated = false;
     let end = Instant::now() + Duration::from_secs(3);
     while !terminated && Instant::now() < end {
-        if let Some(EventNoRef::Receive { packet, .. }) =
-            enet.service().unwrap().map(|e| e.no_ref())
-        {
-            let mut scratch = [0u8; 64];
-            let m = cipher
-                .open(Direction::HostToClient, packet.data(), &mut scratch)
-                .unwrap();
+        if let Some(m) = enet.poll_message() {
             terminated = m.msg_type == types::host::TERMINATION;
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -543,32 +488,12 @@ fn vanished_client_ends_the_session_and_frees_its_ports() {
     )
     .unwrap();
     {
-        let epoch = Instant::now();
-        let mut enet = Host::new(
-            UdpSocket::bind("127.0.0.1:0").unwrap(),
-            HostSettings {
-                peer_limit: 1,
-                channel_limit: 48,
-                time: Box::new(move || epoch.elapsed()),
-                ..HostSettings::default()
-            },
-        )
-        .unwrap();
-        enet.connect(
+        let _enet = ControlClient::connect(
             SocketAddr::from(([127, 0, 0, 1], ports.control)),
-            48,
             CONNECT_DATA,
+            &RIKEY,
         )
-        .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            assert!(Instant::now() < deadline, "ENet connect timed out");
-            if let Some(ev) = enet.service().unwrap() {
-                assert!(matches!(ev.no_ref(), EventNoRef::Connect { .. }));
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        .expect("control stream admitted");
         let video = UdpSocket::bind("127.0.0.1:0").unwrap();
         video
             .send_to(

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use common::{Client, RtspClient};
 use punktfunk_control::gamestream::stream::InputSink;
+use punktfunk_control::gamestream::stream::loopback::ControlClient;
 use punktfunk_core::gamestream::audio::{AudioConfig, AudioDepacketizer, AudioEvent, AudioKey};
-use punktfunk_core::gamestream::control::{ControlCipher, Direction, IvMode, types};
+use punktfunk_core::gamestream::control::types;
 use punktfunk_core::gamestream::input::emit_input_packet;
 use punktfunk_core::gamestream::video::{FrameType, VideoConfig, VideoDepacketizer, VideoEvent};
 use punktfunk_core::input::{InputEvent, MouseButton};
@@ -24,7 +25,6 @@ use punktfunk_host::gamestream::{GameStreamService, GameStreamSettings};
 use punktfunk_media::audio::opus::{OpusDecoder, OpusLayout};
 use punktfunk_media::encode::Codec;
 use punktfunk_media::encode::decode::VideoDecoder;
-use rusty_enet::{EventNoRef, Host, HostSettings, Packet};
 
 const DESKTOP: u32 = 881_448_767;
 
@@ -177,43 +177,14 @@ fn moonlight_checklist_with_real_encoder() {
     );
 
     // Step 19–20: ENet with 48 channels and the connect data; IDR request + start B.
-    let epoch = Instant::now();
-    let mut enet = Host::new(
-        UdpSocket::bind("127.0.0.1:0").unwrap(),
-        HostSettings {
-            peer_limit: 1,
-            channel_limit: 48,
-            time: Box::new(move || epoch.elapsed()),
-            ..HostSettings::default()
-        },
+    let mut enet = ControlClient::connect(
+        SocketAddr::from(([127, 0, 0, 1], p.control)),
+        connect,
+        &rikey,
     )
-    .unwrap();
-    let control_addr = SocketAddr::from(([127, 0, 0, 1], p.control));
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let peer = enet.connect(control_addr, 48, connect).unwrap().id();
-    loop {
-        assert!(Instant::now() < deadline, "ENet connect timed out");
-        if let Some(ev) = enet.service().unwrap() {
-            assert!(matches!(ev.no_ref(), EventNoRef::Connect { .. }));
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    let cipher = ControlCipher::new(&rikey, IvMode::V2);
-    let mut seq = 0;
-    let mut send = |enet: &mut Host<UdpSocket>, ch: u8, t: u16, payload: &[u8]| {
-        let mut out = vec![0u8; ControlCipher::sealed_len(payload.len())];
-        let n = cipher
-            .seal(Direction::ClientToHost, seq, t, payload, &mut out)
-            .unwrap();
-        seq += 1;
-        enet.peer_mut(peer)
-            .send(ch, &Packet::reliable(&out[..n]))
-            .unwrap();
-        enet.flush();
-    };
-    send(&mut enet, 0, types::client::REQUEST_IDR_FRAME, &[0, 0]);
-    send(&mut enet, 0, types::client::START_B, &[0]);
+    .expect("control stream admitted");
+    enet.send(0, types::client::REQUEST_IDR_FRAME, &[0, 0]);
+    enet.send(0, types::client::START_B, &[0]);
 
     // Steps 21–22: pings from the sockets that receive video and audio.
     let video = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -268,7 +239,7 @@ fn moonlight_checklist_with_real_encoder() {
                 )
                 .unwrap();
         }
-        let _ = enet.service();
+        let _ = enet.poll_message();
         let mut got = false;
         while let Ok((n, _)) = video.recv_from(&mut buf) {
             got = true;
@@ -330,8 +301,8 @@ fn moonlight_checklist_with_real_encoder() {
             };
             let mut b = [0u8; 64];
             let n = emit_input_packet(&click, &mut b).unwrap();
-            send(&mut enet, 3, types::client::INPUT_DATA, &b[..n]);
-            send(&mut enet, 1, types::client::REQUEST_IDR_FRAME, &[0, 0]);
+            enet.send(3, types::client::INPUT_DATA, &b[..n]);
+            enet.send(1, types::client::REQUEST_IDR_FRAME, &[0, 0]);
             asked_idr_at = Some(decoded);
         }
         if asked_idr_at.is_some() && idr_frames >= 2 && decoded >= 30 && audio_ok >= 50 {
@@ -377,14 +348,9 @@ fn moonlight_checklist_with_real_encoder() {
     let end = Instant::now() + Duration::from_secs(5);
     let mut terminated = false;
     while !terminated && Instant::now() < end {
-        if let Ok(Some(EventNoRef::Receive { packet, .. })) =
-            enet.service().map(|e| e.map(|e| e.no_ref()))
-        {
-            let mut scratch = [0u8; 64];
-            if let Ok(m) = cipher.open(Direction::HostToClient, packet.data(), &mut scratch) {
-                terminated = m.msg_type == types::host::TERMINATION
-                    && m.payload == 0x8003_0023u32.to_be_bytes();
-            }
+        if let Some(m) = enet.poll_message() {
+            terminated =
+                m.msg_type == types::host::TERMINATION && m.payload == 0x8003_0023u32.to_be_bytes();
         }
         std::thread::sleep(Duration::from_millis(2));
     }

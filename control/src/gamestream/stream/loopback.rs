@@ -131,3 +131,158 @@ pub fn ping(payload: &str, n: u32) -> Vec<u8> {
     p.extend_from_slice(&n.to_be_bytes());
     p
 }
+
+/// A decrypted message from the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostMsg {
+    /// The host's sequence number.
+    pub seq: u32,
+    /// Inner message type.
+    pub msg_type: u16,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// Moonlight's side of the control stream, for tests: ENet with 48 channels and the connect
+/// data, v2-encrypted messages both ways.
+pub struct ControlClient {
+    host: rusty_enet::Host<UdpSocket>,
+    peer: rusty_enet::PeerID,
+    cipher: punktfunk_core::gamestream::control::ControlCipher,
+    seq: u32,
+    /// Host messages that arrived while `connect` watched for a refusal.
+    early: std::collections::VecDeque<HostMsg>,
+}
+
+impl ControlClient {
+    /// Connects to `server` with `connect_data`; `None` if the host refused (a refused client
+    /// sees the connection complete, then an immediate disconnect) or nothing answered in 5 s.
+    pub fn connect(server: SocketAddr, connect_data: u32, rikey: &[u8; 16]) -> Option<Self> {
+        use punktfunk_core::gamestream::control::{ControlCipher, IvMode};
+        use rusty_enet::{EventNoRef, Host, HostSettings};
+        let epoch = Instant::now();
+        let mut host = Host::new(
+            UdpSocket::bind("127.0.0.1:0").ok()?,
+            HostSettings {
+                peer_limit: 1,
+                channel_limit: 48,
+                time: Box::new(move || epoch.elapsed()),
+                ..HostSettings::default()
+            },
+        )
+        .ok()?;
+        let peer = host.connect(server, 48, connect_data).ok()?.id();
+        let mut c = Self {
+            host,
+            peer,
+            cipher: ControlCipher::new(rikey, IvMode::V2),
+            seq: 0,
+            early: Default::default(),
+        };
+        if !matches!(
+            c.wait(std::time::Duration::from_secs(5)),
+            Some(EventNoRef::Connect { .. })
+        ) {
+            return None;
+        }
+        let end = Instant::now() + std::time::Duration::from_millis(300);
+        while let Some(ev) = c.wait(end.saturating_duration_since(Instant::now())) {
+            match ev {
+                EventNoRef::Disconnect { .. } => return None,
+                EventNoRef::Receive { packet, .. } => {
+                    if let Some(m) = c.open(packet.data()) {
+                        c.early.push_back(m);
+                    }
+                }
+                EventNoRef::Connect { .. } => {}
+            }
+        }
+        Some(c)
+    }
+
+    /// The next ENet event within `timeout`.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Option<rusty_enet::EventNoRef> {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if let Ok(Some(ev)) = self.host.service() {
+                return Some(ev.no_ref());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        None
+    }
+
+    /// Seals and sends one message on `channel` (reliable).
+    pub fn send(&mut self, channel: u8, msg_type: u16, payload: &[u8]) {
+        use punktfunk_core::gamestream::control::{ControlCipher, Direction};
+        let mut out = vec![0u8; ControlCipher::sealed_len(payload.len())];
+        let n = self
+            .cipher
+            .seal(
+                Direction::ClientToHost,
+                self.seq,
+                msg_type,
+                payload,
+                &mut out,
+            )
+            .expect("payload fits a control message");
+        self.seq += 1;
+        self.send_raw(channel, &out[..n]);
+    }
+
+    /// Sends raw bytes as one reliable ENet packet (to test bad input).
+    pub fn send_raw(&mut self, channel: u8, bytes: &[u8]) {
+        let _ = self
+            .host
+            .peer_mut(self.peer)
+            .send(channel, &rusty_enet::Packet::reliable(bytes));
+        self.host.flush();
+    }
+
+    /// Services ENet once: returns the next event, if any.
+    pub fn poll(&mut self) -> Option<rusty_enet::EventNoRef> {
+        self.host.service().ok().flatten().map(|e| e.no_ref())
+    }
+
+    /// Services ENet for `d`, collecting events (keeps acks and retransmits flowing).
+    pub fn pump(&mut self, d: std::time::Duration) -> Vec<rusty_enet::EventNoRef> {
+        let end = Instant::now() + d;
+        let mut evs = Vec::new();
+        while Instant::now() < end {
+            match self.poll() {
+                Some(ev) => evs.push(ev),
+                None => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+        evs
+    }
+
+    /// Opens a message from the host, or `None` if it does not authenticate.
+    pub fn open(&self, packet: &[u8]) -> Option<HostMsg> {
+        let mut scratch = vec![0u8; packet.len()];
+        let m = self
+            .cipher
+            .open(
+                punktfunk_core::gamestream::control::Direction::HostToClient,
+                packet,
+                &mut scratch,
+            )
+            .ok()?;
+        Some(HostMsg {
+            seq: m.seq,
+            msg_type: m.msg_type,
+            payload: m.payload.to_vec(),
+        })
+    }
+
+    /// Services ENet once and returns the host message it delivered, if any.
+    pub fn poll_message(&mut self) -> Option<HostMsg> {
+        if let Some(m) = self.early.pop_front() {
+            return Some(m);
+        }
+        match self.poll()? {
+            rusty_enet::EventNoRef::Receive { packet, .. } => self.open(packet.data()),
+            _ => None,
+        }
+    }
+}
