@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{Client, RtspClient};
 use punktfunk_control::gamestream::stream::InputSink;
-use punktfunk_control::gamestream::stream::loopback::ControlClient;
+use punktfunk_control::gamestream::stream::loopback::{ClientParams, ControlClient, announce_body};
 use punktfunk_core::gamestream::audio::{AudioConfig, AudioDepacketizer, AudioEvent, AudioKey};
 use punktfunk_core::gamestream::control::types;
 use punktfunk_core::gamestream::input::emit_input_packet;
@@ -34,43 +34,6 @@ impl InputSink for Recorder {
     fn inject(&mut self, event: InputEvent) {
         let _ = self.0.send(event);
     }
-}
-
-fn announce(width: u32, height: u32, fps: u32) -> Vec<u8> {
-    let attrs = [
-        "x-ml-general.featureFlags:3".to_string(),
-        "x-ss-general.encryptionEnabled:5".into(),
-        "x-ss-video[0].chromaSamplingType:0".into(),
-        format!("x-nv-video[0].clientViewportWd:{width}"),
-        format!("x-nv-video[0].clientViewportHt:{height}"),
-        format!("x-nv-video[0].maxFPS:{fps}"),
-        "x-nv-video[0].packetSize:1392".into(),
-        "x-nv-video[0].rateControlMode:4".into(),
-        "x-nv-vqos[0].bw.maximumBitrateKbps:4000".into(),
-        "x-ml-video.configuredBitrateKbps:4000".into(),
-        "x-nv-general.featureFlags:167".into(),
-        "x-nv-general.useReliableUdp:13".into(),
-        "x-nv-vqos[0].fec.minRequiredFecPackets:2".into(),
-        "x-nv-video[0].videoEncoderSlicesPerFrame:1".into(),
-        "x-nv-clientSupportHevc:0".into(),
-        "x-nv-vqos[0].bitStreamFormat:0".into(),
-        "x-nv-video[0].dynamicRangeMode:0".into(),
-        "x-nv-video[0].maxNumReferenceFrames:1".into(),
-        format!("x-nv-video[0].clientRefreshRateX100:{}", fps * 100),
-        "x-nv-audio.surround.numChannels:2".into(),
-        "x-nv-audio.surround.channelMask:3".into(),
-        "x-nv-audio.surround.enable:0".into(),
-        "x-nv-audio.surround.AudioQuality:0".into(),
-        "x-nv-aqos.packetDuration:5".into(),
-        "x-nv-video[0].encoderCscMode:2".into(),
-    ];
-    let mut s =
-        String::from("v=0\r\no=android 0 14 IN IPv4 127.0.0.1\r\ns=NVIDIA Streaming Client\r\n");
-    for a in attrs {
-        s.push_str(&format!("a={a} \r\n"));
-    }
-    s.push_str("t=0 0\r\nm=video 47998  \r\n");
-    s.into_bytes()
 }
 
 fn start_service(dir: &std::path::Path, input: mpsc::Sender<InputEvent>) -> GameStreamService {
@@ -167,7 +130,14 @@ fn moonlight_checklist_with_real_encoder() {
         "ANNOUNCE",
         "streamid=control/13/0",
         &[("Session", &session), ("Content-type", "application/sdp")],
-        &announce(640, 360, 30),
+        announce_body(&ClientParams {
+            encryption: 5,
+            width: 640,
+            height: 360,
+            fps: 30,
+            bitrate_kbps: 4000,
+        })
+        .as_bytes(),
     );
     assert_eq!(r.status, 200);
     assert_eq!(

@@ -27,6 +27,11 @@ pub struct ClientParams {
 
 /// The ANNOUNCE body of stock Moonlight for `p` (Appendix C.3 with the values changed), parsed.
 pub fn announce(p: &ClientParams) -> StreamConfig {
+    StreamConfig::parse(announce_body(p).as_bytes()).expect("the synthetic ANNOUNCE parses")
+}
+
+/// The ANNOUNCE body (SDP) of stock Moonlight for `p`, as sent over RTSP.
+pub fn announce_body(p: &ClientParams) -> String {
     let packet_size = if p.encryption & 2 != 0 { 1360 } else { 1392 };
     let attrs = [
         "x-ml-general.featureFlags:3".to_string(),
@@ -61,7 +66,7 @@ pub fn announce(p: &ClientParams) -> StreamConfig {
         body.push_str(&format!("a={a} \r\n"));
     }
     body.push_str("t=0 0\r\nm=video 47998  \r\n");
-    StreamConfig::parse(body.as_bytes()).expect("the synthetic ANNOUNCE parses")
+    body
 }
 
 /// A base port whose video, audio and control ports are free on 127.0.0.1 right now.

@@ -502,21 +502,18 @@ fn video_loop(
     idr: &AtomicBool,
     counters: &Counters,
 ) -> Result<(), SenderError> {
-    let local = socket.local_addr().map_err(|source| SenderError::Io {
-        what: "local_addr",
-        source,
-    })?;
-    let client = match wait_for_ping(&socket, &matcher, opts.ping_timeout, stop) {
-        Ok(c) => c,
-        Err(SenderError::Stopped) => return Ok(()),
-        Err(e) => {
-            tracing::warn!(error = %e, "no video ping: stopping the session");
-            counters.end_with(stop, format!("no video ping: {e}"));
-            return Err(e);
-        }
+    let Some(mut sender) = open_on_ping(
+        "video",
+        socket,
+        &matcher,
+        opts.link_bps,
+        opts,
+        stop,
+        counters,
+    )?
+    else {
+        return Ok(());
     };
-    drop(socket);
-    let mut sender = MediaSender::open(local, client, &opts.engines, opts.link_bps)?;
     let epoch = Instant::now();
     // The first frame must be an IDR (§6.8).
     feed.request_idr();
@@ -564,6 +561,36 @@ fn video_loop(
     Ok(())
 }
 
+/// Waits for the client's first ping on `socket` (the host's `what` port), then opens a media
+/// sender from that port to where the ping came from (§4.6). `None` when the session was
+/// stopped meanwhile; no ping in time stops the session with the reason.
+#[allow(clippy::too_many_arguments)]
+fn open_on_ping(
+    what: &str,
+    socket: UdpSocket,
+    matcher: &PingMatcher,
+    link_bps: u64,
+    opts: &StreamOptions,
+    stop: &AtomicBool,
+    counters: &Counters,
+) -> Result<Option<MediaSender>, SenderError> {
+    let local = socket.local_addr().map_err(|source| SenderError::Io {
+        what: "local_addr",
+        source,
+    })?;
+    let client = match wait_for_ping(&socket, matcher, opts.ping_timeout, stop) {
+        Ok(c) => c,
+        Err(SenderError::Stopped) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "no {what} ping: stopping the session");
+            counters.end_with(stop, format!("no {what} ping: {e}"));
+            return Err(e);
+        }
+    };
+    drop(socket);
+    MediaSender::open(local, client, &opts.engines, link_bps).map(Some)
+}
+
 fn audio_loop(
     socket: UdpSocket,
     matcher: PingMatcher,
@@ -573,21 +600,9 @@ fn audio_loop(
     stop: &AtomicBool,
     counters: &Counters,
 ) -> Result<(), SenderError> {
-    let local = socket.local_addr().map_err(|source| SenderError::Io {
-        what: "local_addr",
-        source,
-    })?;
-    let client = match wait_for_ping(&socket, &matcher, opts.ping_timeout, stop) {
-        Ok(c) => c,
-        Err(SenderError::Stopped) => return Ok(()),
-        Err(e) => {
-            tracing::warn!(error = %e, "no audio ping: stopping the session");
-            counters.end_with(stop, format!("no audio ping: {e}"));
-            return Err(e);
-        }
+    let Some(mut sender) = open_on_ping("audio", socket, &matcher, 0, opts, stop, counters)? else {
+        return Ok(());
     };
-    drop(socket);
-    let mut sender = MediaSender::open(local, client, &opts.engines, 0)?;
     let mut packetizer = AudioPacketizer::new(config);
     while !stop.load(Ordering::Relaxed) {
         let Some(opus) = feed.next_packet() else {
