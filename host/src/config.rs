@@ -105,13 +105,11 @@ pub struct Cli {
     /// Host name shown to Moonlight clients [default: the system host name]
     #[arg(long, env = "PUNKTFUNK_HOSTNAME")]
     pub hostname: Option<String>,
-    /// Interfaces to advertise GameStream on over mDNS, e.g. "eth0,wlan0"
-    /// [default: every non-loopback IPv4 interface]
-    #[arg(long, env = "PUNKTFUNK_MDNS_INTERFACES")]
-    pub mdns_interfaces: Option<String>,
-    /// Do not advertise over mDNS
-    #[arg(long)]
-    pub no_mdns: bool,
+    /// Advertise GameStream over mDNS so Moonlight finds the host by itself; "all" for every
+    /// non-loopback IPv4 interface, or a list such as "eth0,wlan0" [default: off, clients add
+    /// the host by address]
+    #[arg(long, env = "PUNKTFUNK_MDNS")]
+    pub mdns: Option<String>,
 }
 
 /// The TOML file: the same keys as the long options, with `-` written as `_`.
@@ -138,8 +136,7 @@ pub struct FileConfig {
     idle_timeout: Option<u64>,
     gamestream_port: Option<u16>,
     hostname: Option<String>,
-    mdns: Option<bool>,
-    mdns_interfaces: Option<String>,
+    mdns: Option<String>,
 }
 
 /// The resolved settings.
@@ -219,6 +216,21 @@ fn system_hostname() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "punktfunk".into())
+}
+
+/// `--mdns`: "off"/"" → none, "all" → every IPv4 interface (empty list), else a list of names.
+fn parse_mdns(s: &str) -> Option<Vec<String>> {
+    match s.trim() {
+        "" | "off" | "no" | "false" => None,
+        "all" | "on" | "yes" | "true" => Some(Vec::new()),
+        list => Some(
+            list.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect(),
+        ),
+    }
 }
 
 /// Parses "2,3,5-7".
@@ -320,20 +332,11 @@ impl Cli {
                 .hostname
                 .or(file.hostname)
                 .unwrap_or_else(system_hostname),
-            mdns: if self.no_mdns || file.mdns == Some(false) {
-                None
-            } else {
-                Some(
-                    self.mdns_interfaces
-                        .or(file.mdns_interfaces)
-                        .unwrap_or_default()
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect(),
-                )
-            },
+            mdns: self
+                .mdns
+                .or(file.mdns)
+                .map(|m| parse_mdns(&m))
+                .unwrap_or(None),
         })
     }
 }
@@ -394,6 +397,12 @@ mod tests {
             Err(ConfigError::Read(..))
         ));
         assert_eq!(parse_cores("0,2-4").unwrap(), vec![0, 2, 3, 4]);
+        assert_eq!(parse_mdns("off"), None);
+        assert_eq!(parse_mdns("all"), Some(vec![]));
+        assert_eq!(
+            parse_mdns("eth0, wlan0"),
+            Some(vec!["eth0".to_string(), "wlan0".to_string()])
+        );
         assert!(parse_cores("4-2").is_err());
         assert!(parse_cores("x").is_err());
     }
