@@ -227,18 +227,15 @@ impl<'a> ClientMessage<'a> {
         seq: u32,
         out: &mut [u8],
     ) -> Result<usize, ControlError> {
-        let mut res = Ok(0);
-        let n = cipher.seal_with(
+        seal_typed(
+            cipher,
             Direction::ClientToHost,
             seq,
             self.msg_type(),
             self.payload_len(),
             out,
-            |p| {
-                res = self.emit_payload(p);
-            },
-        )?;
-        res.map(|_| n)
+            |p| self.emit_payload(p),
+        )
     }
 }
 
@@ -617,19 +614,31 @@ impl HostMessage {
         seq: u32,
         out: &mut [u8],
     ) -> Result<usize, ControlError> {
-        let mut res = Ok(0);
-        let n = cipher.seal_with(
+        seal_typed(
+            cipher,
             Direction::HostToClient,
             seq,
             self.msg_type(),
             self.payload_len(),
             out,
-            |p| {
-                res = self.emit_payload(p);
-            },
-        )?;
-        res.map(|_| n)
+            |p| self.emit_payload(p),
+        )
     }
+}
+
+/// Seals one typed message whose payload `emit` writes in place (both directions).
+fn seal_typed(
+    cipher: &ControlCipher,
+    dir: Direction,
+    seq: u32,
+    msg_type: u16,
+    payload_len: usize,
+    out: &mut [u8],
+    emit: impl FnOnce(&mut [u8]) -> Result<usize, ControlError>,
+) -> Result<usize, ControlError> {
+    let mut res = Ok(0);
+    let n = cipher.seal_with(dir, seq, msg_type, payload_len, out, |p| res = emit(p))?;
+    res.map(|_| n)
 }
 
 fn motion_type(s: MotionSensor) -> u8 {

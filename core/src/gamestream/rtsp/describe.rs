@@ -6,7 +6,7 @@
 
 use core::fmt::Write;
 
-use super::message::{BufferTooSmall, SliceWriter};
+use super::message::{BufferTooSmall, SliceWriter, emit_into, emit_vec, measured};
 
 /// The `a=fmtp:97 surround-params=` lines: per channel count, normal then high quality.
 pub const SURROUND_PARAMS: [&str; 6] = [
@@ -59,34 +59,17 @@ impl DescribeCaps {
 
     /// Bytes [`DescribeCaps::emit`] writes.
     pub fn buffer_len(&self) -> usize {
-        let mut w = SliceWriter { out: None, pos: 0 };
-        self.write(&mut w);
-        w.pos
+        measured(|w| self.write(w))
     }
 
     /// Writes the body into the start of `out`; returns the bytes written.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        let need = self.buffer_len();
-        if out.len() < need {
-            return Err(BufferTooSmall {
-                need,
-                have: out.len(),
-            });
-        }
-        let mut w = SliceWriter {
-            out: Some(out),
-            pos: 0,
-        };
-        self.write(&mut w);
-        Ok(w.pos)
+        emit_into(out, |w| self.write(w))
     }
 
     /// The body as a new vector.
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = vec![0; self.buffer_len()];
-        let n = self.emit(&mut v).unwrap_or(0);
-        v.truncate(n);
-        v
+        emit_vec(|w| self.write(w))
     }
 }
 

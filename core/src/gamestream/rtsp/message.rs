@@ -321,6 +321,41 @@ impl fmt::Write for SliceWriter<'_> {
     }
 }
 
+/// Bytes `write` produces (a measuring pass: nothing is stored).
+pub(crate) fn measured(write: impl Fn(&mut SliceWriter<'_>)) -> usize {
+    let mut w = SliceWriter { out: None, pos: 0 };
+    write(&mut w);
+    w.pos
+}
+
+/// Runs `write` into the start of `out` after checking it fits; returns the bytes written.
+pub(crate) fn emit_into(
+    out: &mut [u8],
+    write: impl Fn(&mut SliceWriter<'_>),
+) -> Result<usize, BufferTooSmall> {
+    let need = measured(&write);
+    if out.len() < need {
+        return Err(BufferTooSmall {
+            need,
+            have: out.len(),
+        });
+    }
+    let mut w = SliceWriter {
+        out: Some(out),
+        pos: 0,
+    };
+    write(&mut w);
+    Ok(w.pos)
+}
+
+/// What `write` produces, as a new vector.
+pub(crate) fn emit_vec(write: impl Fn(&mut SliceWriter<'_>)) -> Vec<u8> {
+    let mut v = vec![0; measured(&write)];
+    let n = emit_into(&mut v, &write).unwrap_or(0);
+    v.truncate(n);
+    v
+}
+
 impl SliceWriter<'_> {
     pub(crate) fn put(&mut self, bytes: &[u8]) {
         if let Some(out) = self.out.as_deref_mut()
@@ -362,34 +397,17 @@ impl<'a> Response<'a> {
 
     /// Bytes [`Response::emit`] writes.
     pub fn buffer_len(&self) -> usize {
-        let mut w = SliceWriter { out: None, pos: 0 };
-        self.write(&mut w);
-        w.pos
+        measured(|w| self.write(w))
     }
 
     /// Writes the response into the start of `out`; returns the bytes written.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        let need = self.buffer_len();
-        if out.len() < need {
-            return Err(BufferTooSmall {
-                need,
-                have: out.len(),
-            });
-        }
-        let mut w = SliceWriter {
-            out: Some(out),
-            pos: 0,
-        };
-        self.write(&mut w);
-        Ok(w.pos)
+        emit_into(out, |w| self.write(w))
     }
 
     /// The response as a new vector (convenience for the control plane, not a hot path).
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = vec![0; self.buffer_len()];
-        let n = self.emit(&mut v).unwrap_or(0);
-        v.truncate(n);
-        v
+        emit_vec(|w| self.write(w))
     }
 }
 
