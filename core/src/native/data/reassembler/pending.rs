@@ -113,10 +113,7 @@ impl PendingFrame {
 
     /// Whether shard `idx` of block `b` already arrived.
     pub fn has_shard(&self, b: usize, idx: usize) -> bool {
-        let pos = b * self.ceiling + idx;
-        self.bits
-            .get(pos / 64)
-            .is_some_and(|w| w & (1 << (pos % 64)) != 0)
+        bit_set(&self.bits, b * self.ceiling + idx)
     }
 
     /// Adds shard `idx` of block `b` (geometry validated by the caller: `idx < k_b + m`,
@@ -185,7 +182,7 @@ impl PendingFrame {
         repair.present.clear();
         repair
             .present
-            .extend((0..kb).map(|i| self.bits[(base + i) / 64] & (1 << ((base + i) % 64)) != 0));
+            .extend((0..kb).map(|i| bit_set(&self.bits, base + i)));
         repair.present.resize(kb + m, false);
         repair.restored.clear();
         repair.restored.resize(m * s, 0);
@@ -224,7 +221,7 @@ impl PendingFrame {
         let base = b * self.ceiling;
         let (bits, data, parity) = (&self.bits, &self.data, &self.parity);
         let originals = (0..kb)
-            .filter(|i| bits[(base + i) / 64] & (1 << ((base + i) % 64)) != 0)
+            .filter(|&i| bit_set(bits, base + i))
             .map(|i| (i, &data[(first + i) * s..(first + i + 1) * s]));
         let recoveries = self
             .parity_meta
@@ -250,4 +247,10 @@ impl PendingFrame {
         st.done = true;
         Ok(())
     }
+}
+
+/// Whether bit `pos` of the shard bitmap is set (false past its end).
+fn bit_set(bits: &[u64], pos: usize) -> bool {
+    bits.get(pos / 64)
+        .is_some_and(|w| w & (1 << (pos % 64)) != 0)
 }
